@@ -1,0 +1,30 @@
+"""Gradual magnitude pruning on TF-MOT wrappers; depends on nothing else in the package."""
+
+from tfprune_rl.pruning.distribution import DISTRIBUTIONS, layer_sparsities
+from tfprune_rl.pruning.schedule import GradualSchedule
+from tfprune_rl.pruning.stats import KernelSparsity, kernel_sparsity, total_sparsity
+from tfprune_rl.pruning.summaries import write_sparsity_summaries
+from tfprune_rl.pruning.wrap import (
+    PruneLowMagnitude,
+    PruningConfig,
+    apply_masks,
+    pruning_wrappers,
+    strip,
+    update_masks,
+)
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "GradualSchedule",
+    "KernelSparsity",
+    "PruneLowMagnitude",
+    "PruningConfig",
+    "apply_masks",
+    "kernel_sparsity",
+    "layer_sparsities",
+    "pruning_wrappers",
+    "strip",
+    "total_sparsity",
+    "update_masks",
+    "write_sparsity_summaries",
+]

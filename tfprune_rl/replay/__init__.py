@@ -1,0 +1,5 @@
+"""Replay buffers."""
+
+from tfprune_rl.replay.uniform import UniformReplay
+
+__all__ = ["UniformReplay"]

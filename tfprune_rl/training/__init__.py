@@ -1,0 +1,6 @@
+"""The training loop and what it owns: config, evaluation, checkpoints."""
+
+from tfprune_rl.training.config import TrainConfig
+from tfprune_rl.training.loop import train
+
+__all__ = ["TrainConfig", "train"]

@@ -1,0 +1,49 @@
+"""Checkpoints that let a killed run resume where it stopped.
+
+A TF checkpoint (agent, networks with masks and pruning steps, optimizer, counters) and the
+replay buffer are saved under the same env step. The replay file is written first and
+TensorFlow updates its `checkpoint` index last, so a crash mid-save leaves the previous pair.
+"""
+
+import glob
+import os
+
+import tensorflow as tf
+
+from tfprune_rl.replay import UniformReplay
+
+
+class RunCheckpoints:
+    def __init__(self, directory: str, replay: UniformReplay, max_to_keep: int = 2, **trackables):
+        self._directory = directory
+        self._replay = replay
+        self._checkpoint = tf.train.Checkpoint(**trackables)
+        self._manager = tf.train.CheckpointManager(
+            self._checkpoint, directory, max_to_keep=max_to_keep
+        )
+
+    def _replay_path(self, step: int) -> str:
+        return os.path.join(self._directory, f"replay-{step}.npz")
+
+    def save(self, env_step: int) -> None:
+        os.makedirs(self._directory, exist_ok=True)
+        self._replay.save(self._replay_path(env_step))
+        self._manager.save(checkpoint_number=env_step)
+        kept = {self._replay_path(_step_of(path)) for path in self._manager.checkpoints}
+        for path in glob.glob(os.path.join(self._directory, "replay-*.npz")):
+            if path not in kept:
+                os.remove(path)
+
+    def restore(self) -> int:
+        """Restores the latest checkpoint; returns its env step, or 0 if there is none."""
+        latest = self._manager.latest_checkpoint
+        if latest is None:
+            return 0
+        self._checkpoint.restore(latest).assert_existing_objects_matched()
+        step = _step_of(latest)
+        self._replay.load(self._replay_path(step))
+        return step
+
+
+def _step_of(checkpoint_path: str) -> int:
+    return int(checkpoint_path.rsplit("-", 1)[1])

@@ -1,0 +1,73 @@
+"""Everything that defines a training run, validated before anything is written."""
+
+import dataclasses
+
+from tfprune_rl.agents import AGENTS, DqnHyperparams
+from tfprune_rl.pruning import DISTRIBUTIONS, GradualSchedule
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    root_dir: str
+    env_id: str = "CartPole-v1"
+    agent: str = "dqn"
+    seed: int = 0
+    hidden_units: tuple[int, ...] = (64, 64)
+    width: int = 4
+    sparsity: float = 0.95
+    distribution: str = "erk"
+    schedule: GradualSchedule = GradualSchedule()
+    hparams: DqnHyperparams = DqnHyperparams(
+        learning_rate=1e-3, adam_epsilon=1e-8, gamma=0.99, target_update_period=256
+    )
+    num_env_steps: int = 50_000
+    learning_starts: int = 1_000
+    update_period: int = 1
+    batch_size: int = 64
+    replay_capacity: int = 50_000
+    epsilon_decay_steps: int = 8_000
+    epsilon_final: float = 0.04
+    eval_epsilon: float = 0.001
+    eval_episodes: int = 10
+    eval_interval: int = 10_000
+    checkpoint_interval: int = 5_000
+    log_interval: int = 2_000
+
+    def __post_init__(self):
+        if self.agent not in AGENTS:
+            raise ValueError(f"unknown agent {self.agent!r}; choose one of {', '.join(AGENTS)}")
+        if not 0.0 <= self.sparsity < 1.0:
+            raise ValueError(f"sparsity={self.sparsity} must be in [0, 1)")
+        if self.distribution not in DISTRIBUTIONS:
+            raise ValueError(
+                f"unknown sparsity distribution {self.distribution!r}; "
+                f"choose one of {', '.join(DISTRIBUTIONS)}"
+            )
+        if self.width < 1:
+            raise ValueError(f"width={self.width} must be an integer >= 1")
+        if not self.hidden_units or min(self.hidden_units) < 1:
+            raise ValueError(f"hidden_units={list(self.hidden_units)} must be positive sizes")
+        for name in ("update_period", "batch_size", "replay_capacity", "eval_episodes",
+                     "eval_interval", "checkpoint_interval", "log_interval"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if not 0.0 <= self.epsilon_final <= 1.0 or not 0.0 <= self.eval_epsilon <= 1.0:
+            raise ValueError(
+                f"epsilon_final={self.epsilon_final} and eval_epsilon={self.eval_epsilon} "
+                "must be in [0, 1]"
+            )
+        if self.total_updates < 1:
+            raise ValueError(
+                f"num_env_steps={self.num_env_steps} leaves no gradient update after "
+                f"learning_starts={self.learning_starts}"
+            )
+        if self.sparsity > 0:
+            self.schedule.update_steps(self.total_updates)
+
+    @property
+    def total_updates(self) -> int:
+        """Updates happen at env steps t in (learning_starts, num_env_steps] with t % period == 0."""
+        return (
+            self.num_env_steps // self.update_period
+            - min(self.learning_starts, self.num_env_steps) // self.update_period
+        )
