@@ -23,3 +23,12 @@ def test_import_after_keras_3_was_bound_fails_loudly():
     assert result.returncode != 0
     assert "KerasVersionError" in result.stderr
     assert "import tfprune_rl before tensorflow" in result.stderr
+
+
+def test_tensorflow_imported_first_is_fine_while_tf_keras_is_unused():
+    result = _python(
+        "import tensorflow as tf\nimport tfprune_rl, tf_keras\n"
+        "print(tf.keras.layers.Dense is tf_keras.layers.Dense)"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "True"

@@ -1,8 +1,9 @@
 """tfprune_rl: sparse value-based deep RL on TensorFlow, TF-Agents and TF-MOT.
 
 TF-MOT and TF-Agents only work with Keras 2 (`tf_keras`). TensorFlow decides which Keras
-`tf.keras` means from `TF_USE_LEGACY_KERAS` when it is imported, so this package sets the
-variable before TensorFlow is imported and refuses to load if `tf.keras` is already Keras 3.
+`tf.keras` means from `TF_USE_LEGACY_KERAS` (when it is imported, and again when `tf.keras` is
+first used), so this package sets the variable before TensorFlow is imported and refuses to
+load if `tf.keras` is already Keras 3.
 """
 
 import os
@@ -16,8 +17,8 @@ class KerasVersionError(ImportError):
 
 
 def _require_keras_2():
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
     if "tensorflow" not in sys.modules:
-        os.environ["TF_USE_LEGACY_KERAS"] = "1"
         return
     import tensorflow as tf
     import tf_keras

@@ -47,10 +47,6 @@ class GymnasiumEnvironment(py_environment.PyEnvironment):
             (), np.int64, minimum=space.start, maximum=space.start + space.n - 1, name="action"
         )
 
-    @property
-    def env_id(self) -> str:
-        return self._env.spec.id
-
     def observation_spec(self):
         return self._observation_spec
 

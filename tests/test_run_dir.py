@@ -1,0 +1,30 @@
+import pytest
+
+from tfprune_rl.training.run_dir import claim_run_dir, read_flagfile
+
+FLAGS = {"env": "CartPole-v1", "width": "4", "sparsity": "0.95"}
+
+
+def test_new_run_writes_a_reusable_flagfile(tmp_path):
+    claim_run_dir(str(tmp_path / "run"), FLAGS)
+    assert read_flagfile(str(tmp_path / "run" / "flags.txt")) == FLAGS
+
+
+def test_same_flags_resume(tmp_path):
+    claim_run_dir(str(tmp_path), FLAGS)
+    claim_run_dir(str(tmp_path), dict(FLAGS))
+
+
+def test_different_flags_are_refused_and_flagfile_kept(tmp_path):
+    claim_run_dir(str(tmp_path), FLAGS)
+    before = (tmp_path / "flags.txt").read_text()
+    with pytest.raises(ValueError, match=r"different flags: --width=2 \(run has 4\)"):
+        claim_run_dir(str(tmp_path), dict(FLAGS, width="2"))
+    assert (tmp_path / "flags.txt").read_text() == before
+
+
+def test_a_foreign_non_empty_directory_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="holds no run"):
+        claim_run_dir(str(tmp_path), FLAGS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

@@ -1,0 +1,165 @@
+"""End to end through the command line, as a user runs it."""
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import REPO_ROOT, run_train_cli
+from tfprune_rl.export import saved_kernels
+from tfprune_rl.training.run_dir import claim_run_dir
+
+pytestmark = pytest.mark.slow
+
+# Small runs for resume and determinism: 3,500 updates, masks every 100 within [700, 2800].
+TINY = ["--num_env_steps=4000", "--learning_starts=500", "--pruning_frequency=100",
+        "--checkpoint_interval=1000", "--eval_interval=4000", "--log_interval=1000",
+        "--eval_episodes=2", "--width=2"]
+
+
+def _start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tfprune_rl.train", *args], cwd=REPO_ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(process: subprocess.Popen, timeout: float = 1500) -> str:
+    stdout, stderr = process.communicate(timeout=timeout)
+    assert process.returncode == 0, stderr[-3000:]
+    return stdout
+
+
+def _metrics(root_dir) -> dict:
+    with open(os.path.join(root_dir, "metrics.json")) as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def default_runs(tmp_path_factory):
+    """The built-in default (DQN, CartPole-v1, width 4, 95% sparse, seed 0) and its dense twin."""
+    root = tmp_path_factory.mktemp("default_runs")
+    runs = {"pruned": str(root / "pruned"), "dense": str(root / "dense")}
+    processes = {
+        "pruned": _start(f"--root_dir={runs['pruned']}"),
+        "dense": _start(f"--root_dir={runs['dense']}", "--sparsity=0"),
+    }
+    logs = {name: _finish(process) for name, process in processes.items()}
+    return runs, logs
+
+
+@pytest.mark.parametrize("run", ["pruned", "dense"])
+def test_default_budget_learns_cartpole(default_runs, run):
+    metrics = _metrics(default_runs[0][run])
+    assert metrics["env_steps"] == 50_000
+    assert len(metrics["eval_returns"]) == 10
+    assert metrics["eval_return_mean"] >= 195, metrics
+
+
+def test_pruned_run_is_95_percent_sparse_in_its_exported_files(default_runs):
+    runs, _ = default_runs
+    kernels = saved_kernels(os.path.join(runs["pruned"], "export", "saved_model"))
+    zeros = sum(int(np.sum(k == 0)) for k in kernels.values())
+    assert zeros / sum(k.size for k in kernels.values()) == pytest.approx(0.95, abs=1e-4)
+    assert _metrics(runs["pruned"])["sparsity"] == pytest.approx(0.95, abs=1e-4)
+    assert _metrics(runs["dense"])["sparsity"] < 0.01
+
+
+def test_progress_lines_and_tensorboard_scalars(default_runs):
+    runs, logs = default_runs
+    progress = [line for line in logs["pruned"].splitlines() if line.startswith("env steps")]
+    assert len(progress) == 25  # every 2,000 of 50,000 env steps
+    assert all("steps/s" in line and "return" in line and "sparsity" in line for line in progress)
+    tags = set()
+    for path in glob.glob(os.path.join(runs["pruned"], "tensorboard", "events.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags.update(value.tag for value in event.summary.value)
+    assert {"sparsity/total", "sparsity/hidden_0", "sparsity/hidden_1", "sparsity/q_values",
+            "threshold/hidden_1", "train/loss", "train/return", "train/steps_per_second",
+            "eval/return"} <= tags
+
+
+def test_flags_file_reruns_the_same_run(default_runs):
+    runs, _ = default_runs
+    result = run_train_cli(f"--flagfile={os.path.join(runs['pruned'], 'flags.txt')}")
+    assert result.returncode == 0, result.stderr
+    assert "already complete at 50,000 env steps" in result.stdout
+
+
+def _schedule_state(root_dir) -> dict:
+    reader = tf.train.load_checkpoint(os.path.join(root_dir, "checkpoints"))
+    return {key: int(reader.get_tensor(key)) for key in reader.get_variable_to_shape_map()
+            if "pruning_step" in key or key.startswith(
+                ("env_steps", "agent/_train_step_counter", "agent/_optimizer/_iterations",
+                 "agent/_update_target/_counter"))}
+
+
+def test_killed_run_resumes_to_the_same_end_state(tmp_path):
+    straight, killed = str(tmp_path / "straight"), str(tmp_path / "killed")
+    uninterrupted = _start(f"--root_dir={straight}", *TINY)
+    interrupted = _start(f"--root_dir={killed}", *TINY)
+    index = os.path.join(killed, "checkpoints", "checkpoint")
+    deadline = time.time() + 600
+    while not (os.path.exists(index) and "ckpt-2000" in open(index).read()):
+        assert interrupted.poll() is None and time.time() < deadline, "no checkpoint at 2,000"
+        time.sleep(0.2)
+    interrupted.send_signal(signal.SIGKILL)
+    interrupted.wait()
+    _finish(uninterrupted)
+    resumed = run_train_cli(f"--root_dir={killed}", *TINY)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from env step 2,000" in resumed.stdout
+
+    for key in ("env_steps", "train_steps", "layer_sparsity"):
+        assert _metrics(killed)[key] == _metrics(straight)[key]
+    state = _schedule_state(killed)
+    assert state == _schedule_state(straight)
+    online_steps = [v for k, v in state.items() if k.startswith("agent/_q_network/")]
+    assert online_steps and set(online_steps) == {3500}  # one schedule step per gradient update
+
+
+def test_same_seed_gives_the_same_network(tmp_path):
+    runs = [str(tmp_path / name) for name in ("a", "b")]
+    for process in [_start(f"--root_dir={run}", "--num_env_steps=2000", *TINY[1:]) for run in runs]:
+        _finish(process)
+    first, second = (saved_kernels(os.path.join(run, "export", "saved_model")) for run in runs)
+    for name, kernel in first.items():
+        np.testing.assert_array_equal(kernel, second[name])
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--env=Nope-v9", "unknown env 'Nope-v9'"),
+    ("--sparsity=1.0", "sparsity=1.0 must be in [0, 1)"),
+    ("--sparsity=-0.1", "sparsity=-0.1 must be in [0, 1)"),
+    ("--width=0", "width=0 must be an integer >= 1"),
+    ("--agent=c52", "unknown agent 'c52'"),
+])
+def test_bad_input_is_one_clear_line_and_writes_nothing(tmp_path, flag, message):
+    root_dir = tmp_path / "run"
+    result = run_train_cli(f"--root_dir={root_dir}", flag)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == f"tfprune-train: error: {message}" or \
+        result.stderr.strip().splitlines()[-1].startswith(f"tfprune-train: error: {message}")
+    assert result.stdout == ""
+    assert not root_dir.exists()
+
+
+def test_existing_run_with_different_flags_is_refused_untouched(tmp_path):
+    root_dir = str(tmp_path / "run")
+    claim_run_dir(root_dir, {"width": "4"})
+    os.makedirs(os.path.join(root_dir, "checkpoints"))
+    with open(os.path.join(root_dir, "checkpoints", "checkpoint"), "w") as f:
+        f.write("kept")
+    before = {p: open(p).read() for p in glob.glob(os.path.join(root_dir, "**", "*"), recursive=True)
+              if os.path.isfile(p)}
+    result = run_train_cli(f"--root_dir={root_dir}", "--width=2")
+    assert result.returncode == 1
+    assert "holds a run with different flags: --width=2 (run has 4)" in result.stderr.splitlines()[-1]
+    after = {p: open(p).read() for p in glob.glob(os.path.join(root_dir, "**", "*"), recursive=True)
+             if os.path.isfile(p)}
+    assert after == before
