@@ -15,6 +15,11 @@ def test_same_flags_resume(tmp_path):
     claim_run_dir(str(tmp_path), dict(FLAGS))
 
 
+def test_a_moved_run_directory_still_resumes(tmp_path):
+    claim_run_dir(str(tmp_path), dict(FLAGS, root_dir="/old/place"))
+    claim_run_dir(str(tmp_path), dict(FLAGS, root_dir=str(tmp_path)))
+
+
 def test_different_flags_are_refused_and_flagfile_kept(tmp_path):
     claim_run_dir(str(tmp_path), FLAGS)
     before = (tmp_path / "flags.txt").read_text()

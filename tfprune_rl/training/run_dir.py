@@ -1,4 +1,8 @@
-"""The run directory's flags.txt: written once, and a different run is never mixed into it."""
+"""The run directory's flags.txt: written once, and a different run is never mixed into it.
+
+`root_dir` is kept in the file, so that `--flagfile=DIR/flags.txt` re-runs the run, but is not
+compared: a run directory that was moved still resumes.
+"""
 
 import os
 
@@ -15,7 +19,7 @@ def claim_run_dir(root_dir: str, flags: dict[str, str]) -> None:
     flags_path = os.path.join(root_dir, "flags.txt")
     if os.path.exists(flags_path):
         saved = read_flagfile(flags_path)
-        changed = sorted(name for name in flags.keys() | saved.keys()
+        changed = sorted(name for name in (flags.keys() | saved.keys()) - {"root_dir"}
                          if flags.get(name) != saved.get(name))
         if changed:
             details = ", ".join(
