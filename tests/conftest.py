@@ -1,8 +1,6 @@
 """Shared fixtures. Importing tfprune_rl first selects Keras 2 before TensorFlow loads."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -20,10 +18,3 @@ def cartpole_specs():
     env = make_env("CartPole-v1", seed=0)
     return tensor_spec.from_spec(env.time_step_spec()), tensor_spec.from_spec(env.action_spec())
 
-
-def run_train_cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    """`python -m tfprune_rl.train ARGS` in a fresh process, as a user runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "tfprune_rl.train", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT,
-    )

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from tfprune_rl.training.run_dir import claim_run_dir, read_flagfile
@@ -6,8 +8,9 @@ FLAGS = {"env": "CartPole-v1", "width": "4", "sparsity": "0.95"}
 
 
 def test_new_run_writes_a_reusable_flagfile(tmp_path):
-    claim_run_dir(str(tmp_path / "run"), FLAGS)
-    assert read_flagfile(str(tmp_path / "run" / "flags.txt")) == FLAGS
+    root_dir = str(tmp_path / "run")
+    claim_run_dir(root_dir, FLAGS)
+    assert read_flagfile(str(tmp_path / "run" / "flags.txt")) == {"root_dir": root_dir, **FLAGS}
 
 
 def test_same_flags_resume(tmp_path):
@@ -16,8 +19,11 @@ def test_same_flags_resume(tmp_path):
 
 
 def test_a_moved_run_directory_still_resumes(tmp_path):
-    claim_run_dir(str(tmp_path), dict(FLAGS, root_dir="/old/place"))
-    claim_run_dir(str(tmp_path), dict(FLAGS, root_dir=str(tmp_path)))
+    claim_run_dir(str(tmp_path / "old"), FLAGS)
+    os.rename(tmp_path / "old", tmp_path / "new")
+    claim_run_dir(str(tmp_path / "new"), FLAGS)
+    with pytest.raises(ValueError, match="different flags"):
+        claim_run_dir(str(tmp_path / "new"), dict(FLAGS, width="2"))
 
 
 def test_different_flags_are_refused_and_flagfile_kept(tmp_path):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import REPO_ROOT, run_train_cli
+from conftest import REPO_ROOT
 from tfprune_rl.export import saved_kernels
 
 pytestmark = pytest.mark.slow
@@ -31,10 +31,20 @@ def _start(*args: str) -> subprocess.Popen:
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _finish(process: subprocess.Popen, timeout: float = 1500) -> str:
-    stdout, stderr = process.communicate(timeout=timeout)
-    assert process.returncode == 0, stderr[-3000:]
-    return stdout
+def _wait(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    stdout, stderr = process.communicate(timeout=1500)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return _wait(_start(*args))
+
+
+def _finish(process: subprocess.Popen) -> str:
+    """Waits for a training process that must succeed; returns what it printed."""
+    result = _wait(process)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
 
 
 def _metrics(root_dir) -> dict:
@@ -88,7 +98,7 @@ def test_progress_lines_and_tensorboard_scalars(default_runs):
 
 def test_flags_file_reruns_the_same_run(default_runs):
     runs, _ = default_runs
-    result = run_train_cli(f"--flagfile={os.path.join(runs['pruned'], 'flags.txt')}")
+    result = _run(f"--flagfile={os.path.join(runs['pruned'], 'flags.txt')}")
     assert result.returncode == 0, result.stderr
     assert "already complete at 50,000 env steps" in result.stdout
 
@@ -113,7 +123,7 @@ def test_killed_run_resumes_to_the_same_end_state(tmp_path):
     interrupted.send_signal(signal.SIGKILL)
     interrupted.wait()
     _finish(uninterrupted)
-    resumed = run_train_cli(f"--root_dir={killed}", *TINY)
+    resumed = _run(f"--root_dir={killed}", *TINY)
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from env step 2,000" in resumed.stdout
 
@@ -143,7 +153,7 @@ def test_same_seed_gives_the_same_network(tmp_path):
 ])
 def test_bad_input_is_one_clear_line_and_writes_nothing(tmp_path, flag, message):
     root_dir = tmp_path / "run"
-    result = run_train_cli(f"--root_dir={root_dir}", flag)
+    result = _run(f"--root_dir={root_dir}", flag)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(f"tfprune-train: error: {message}")
     assert result.stdout == ""
@@ -156,7 +166,7 @@ def test_existing_run_with_different_flags_is_refused_untouched(default_runs, tm
     shutil.copy(os.path.join(default_runs[0]["pruned"], "flags.txt"), root_dir / "flags.txt")
     (root_dir / "checkpoints" / "checkpoint").write_text("kept")
     before = {p: p.read_bytes() for p in root_dir.rglob("*") if p.is_file()}
-    result = run_train_cli(f"--flagfile={root_dir / 'flags.txt'}", f"--root_dir={root_dir}",
+    result = _run(f"--flagfile={root_dir / 'flags.txt'}", f"--root_dir={root_dir}",
                            "--width=2")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (

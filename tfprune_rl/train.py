@@ -23,44 +23,62 @@ from tfprune_rl.training.run_dir import claim_run_dir  # noqa: E402
 FLAGS = flags.FLAGS
 DEFAULTS = TrainConfig(root_dir="runs/default")
 
+_ROOT_DIR = flags.DEFINE_string(
+    "root_dir", DEFAULTS.root_dir, "Run directory: flags.txt, tensorboard/, checkpoints/, "
+    "export/saved_model/, metrics.json. Re-running with the same flags resumes.")
+
+# Flags that define a run: recorded in flags.txt and compared when a run directory is reused.
 _RUN_FLAGS = (
-    flags.DEFINE_string("root_dir", DEFAULTS.root_dir, "Run directory: flags.txt, tensorboard/, "
-                        "checkpoints/, export/saved_model/, metrics.json. Re-running resumes."),
-    flags.DEFINE_string("env", DEFAULTS.env_id, "gymnasium env id (Box observations, Discrete actions)."),
+    flags.DEFINE_string("env", DEFAULTS.env_id,
+                        "gymnasium env id (Box observations, Discrete actions)."),
     flags.DEFINE_string("agent", DEFAULTS.agent, f"One of: {', '.join(AGENTS)}."),
-    flags.DEFINE_integer("seed", DEFAULTS.seed, "Seeds TensorFlow, NumPy, the env and the replay buffer."),
-    flags.DEFINE_integer("width", DEFAULTS.width, "Multiplies every hidden layer (the paper's width scaling)."),
-    flags.DEFINE_list("hidden_units", [str(u) for u in DEFAULTS.hidden_units], "Hidden layer sizes at width 1."),
-    flags.DEFINE_float("sparsity", DEFAULTS.sparsity, "Final fraction of zero kernel weights, in [0, 1); "
-                       "0 trains a plain dense network. Paper: 0.95."),
-    flags.DEFINE_string("sparsity_distribution", DEFAULTS.distribution, f"One of: {', '.join(DISTRIBUTIONS)}. "
-                        "Paper (JaxPruner config): erk."),
-    flags.DEFINE_float("pruning_start", DEFAULTS.schedule.start, "Fraction of gradient updates at which pruning "
-                       "starts. Paper: 0.2."),
-    flags.DEFINE_float("pruning_end", DEFAULTS.schedule.end, "Fraction of gradient updates at which the final "
-                       "sparsity is reached. Paper: 0.8."),
-    flags.DEFINE_integer("pruning_power", DEFAULTS.schedule.power, "Exponent of the polynomial schedule. Paper: 3."),
-    flags.DEFINE_integer("pruning_frequency", DEFAULTS.schedule.frequency, "Gradient updates between mask updates. "
-                         "Paper (JaxPruner config): 1000."),
-    flags.DEFINE_integer("num_env_steps", DEFAULTS.num_env_steps, "Agent steps in the environment."),
-    flags.DEFINE_integer("learning_starts", DEFAULTS.learning_starts, "Random-action steps before the first update "
-                         "(paper, Atari: 20k)."),
-    flags.DEFINE_integer("update_period", DEFAULTS.update_period, "Env steps per gradient update (paper, Atari: 4)."),
-    flags.DEFINE_integer("batch_size", DEFAULTS.batch_size, "Transitions per update (paper, Atari: 32)."),
-    flags.DEFINE_integer("replay_capacity", DEFAULTS.replay_capacity, "Transitions kept (paper, Atari: 1M)."),
-    flags.DEFINE_float("learning_rate", DEFAULTS.hparams.learning_rate, "Adam learning rate (paper, Atari: 6.25e-5)."),
-    flags.DEFINE_float("adam_epsilon", DEFAULTS.hparams.adam_epsilon, "Adam epsilon (paper, Atari: 1.5e-4)."),
+    flags.DEFINE_integer("seed", DEFAULTS.seed,
+                         "Seeds TensorFlow, NumPy, the env and the replay buffer."),
+    flags.DEFINE_integer("width", DEFAULTS.width,
+                         "Multiplies every hidden layer (the paper's width scaling)."),
+    flags.DEFINE_list("hidden_units", [str(u) for u in DEFAULTS.hidden_units],
+                      "Hidden layer sizes at width 1."),
+    flags.DEFINE_float("sparsity", DEFAULTS.sparsity, "Final fraction of zero kernel weights, "
+                       "in [0, 1); 0 trains a plain dense network. Paper: 0.95."),
+    flags.DEFINE_string("sparsity_distribution", DEFAULTS.distribution,
+                        f"One of: {', '.join(DISTRIBUTIONS)}. Paper (JaxPruner config): erk."),
+    flags.DEFINE_float("pruning_start", DEFAULTS.schedule.start,
+                       "Fraction of gradient updates at which pruning starts. Paper: 0.2."),
+    flags.DEFINE_float("pruning_end", DEFAULTS.schedule.end, "Fraction of gradient updates at "
+                       "which the final sparsity is reached. Paper: 0.8."),
+    flags.DEFINE_integer("pruning_power", DEFAULTS.schedule.power,
+                         "Exponent of the polynomial schedule. Paper: 3."),
+    flags.DEFINE_integer("pruning_frequency", DEFAULTS.schedule.frequency,
+                         "Gradient updates between mask updates. Paper (JaxPruner config): 1000."),
+    flags.DEFINE_integer("num_env_steps", DEFAULTS.num_env_steps,
+                         "Agent steps in the environment."),
+    flags.DEFINE_integer("learning_starts", DEFAULTS.learning_starts,
+                         "Random-action steps before the first update (paper, Atari: 20k)."),
+    flags.DEFINE_integer("update_period", DEFAULTS.update_period,
+                         "Env steps per gradient update (paper, Atari: 4)."),
+    flags.DEFINE_integer("batch_size", DEFAULTS.batch_size,
+                         "Transitions per update (paper, Atari: 32)."),
+    flags.DEFINE_integer("replay_capacity", DEFAULTS.replay_capacity,
+                         "Transitions kept (paper, Atari: 1M)."),
+    flags.DEFINE_float("learning_rate", DEFAULTS.hparams.learning_rate,
+                       "Adam learning rate (paper, Atari: 6.25e-5)."),
+    flags.DEFINE_float("adam_epsilon", DEFAULTS.hparams.adam_epsilon,
+                       "Adam epsilon (paper, Atari: 1.5e-4)."),
     flags.DEFINE_float("gamma", DEFAULTS.hparams.gamma, "Discount factor. Paper: 0.99."),
-    flags.DEFINE_integer("target_update_period", DEFAULTS.hparams.target_update_period, "Gradient updates between target network "
-                         "copies (paper, Atari: 8000)."),
-    flags.DEFINE_integer("epsilon_decay_steps", DEFAULTS.epsilon_decay_steps, "Env steps over which epsilon falls from 1 "
-                         "after learning_starts (paper, Atari: 250k)."),
-    flags.DEFINE_float("epsilon_final", DEFAULTS.epsilon_final, "Final training epsilon (paper, Atari: 0.01)."),
+    flags.DEFINE_integer("target_update_period", DEFAULTS.hparams.target_update_period,
+                         "Gradient updates between target network copies (paper, Atari: 8000)."),
+    flags.DEFINE_integer("epsilon_decay_steps", DEFAULTS.epsilon_decay_steps, "Env steps over "
+                         "which epsilon falls from 1 after learning_starts (paper, Atari: 250k)."),
+    flags.DEFINE_float("epsilon_final", DEFAULTS.epsilon_final,
+                       "Final training epsilon (paper, Atari: 0.01)."),
     flags.DEFINE_float("eval_epsilon", DEFAULTS.eval_epsilon, "Evaluation epsilon. Paper: 0.001."),
     flags.DEFINE_integer("eval_episodes", DEFAULTS.eval_episodes, "Episodes per evaluation."),
-    flags.DEFINE_integer("eval_interval", DEFAULTS.eval_interval, "Env steps between evaluations."),
-    flags.DEFINE_integer("checkpoint_interval", DEFAULTS.checkpoint_interval, "Env steps between checkpoints."),
-    flags.DEFINE_integer("log_interval", DEFAULTS.log_interval, "Env steps between progress lines and summaries."),
+    flags.DEFINE_integer("eval_interval", DEFAULTS.eval_interval,
+                         "Env steps between evaluations."),
+    flags.DEFINE_integer("checkpoint_interval", DEFAULTS.checkpoint_interval,
+                         "Env steps between checkpoints."),
+    flags.DEFINE_integer("log_interval", DEFAULTS.log_interval,
+                         "Env steps between progress lines and summaries."),
 )
 
 
@@ -70,7 +88,7 @@ def config_from_flags() -> TrainConfig:
     except ValueError:
         raise ValueError(f"hidden_units={FLAGS.hidden_units} must be integers") from None
     return TrainConfig(
-        root_dir=FLAGS.root_dir,
+        root_dir=_ROOT_DIR.value,
         env_id=FLAGS.env,
         agent=FLAGS.agent,
         seed=FLAGS.seed,

@@ -1,7 +1,7 @@
 """The run directory's flags.txt: written once, and a different run is never mixed into it.
 
-`root_dir` is kept in the file, so that `--flagfile=DIR/flags.txt` re-runs the run, but is not
-compared: a run directory that was moved still resumes.
+The file starts with `--root_dir`, so that `--flagfile=DIR/flags.txt` re-runs the run; only the
+other flags are compared, so a run directory that was moved still resumes.
 """
 
 import os
@@ -15,11 +15,15 @@ def read_flagfile(path: str) -> dict[str, str]:
 
 
 def claim_run_dir(root_dir: str, flags: dict[str, str]) -> None:
-    """Creates `root_dir` with flags.txt, or checks that it holds a run with these flags."""
+    """Creates `root_dir` with flags.txt, or checks that it holds a run with these flags.
+
+    `flags` are the run-defining flags other than the root directory itself.
+    """
     flags_path = os.path.join(root_dir, "flags.txt")
     if os.path.exists(flags_path):
         saved = read_flagfile(flags_path)
-        changed = sorted(name for name in (flags.keys() | saved.keys()) - {"root_dir"}
+        saved.pop("root_dir", None)
+        changed = sorted(name for name in flags.keys() | saved.keys()
                          if flags.get(name) != saved.get(name))
         if changed:
             details = ", ".join(
@@ -39,5 +43,5 @@ def claim_run_dir(root_dir: str, flags: dict[str, str]) -> None:
     os.makedirs(root_dir, exist_ok=True)
     tmp_path = f"{flags_path}.tmp-{os.getpid()}"
     with open(tmp_path, "w") as f:
-        f.write("".join(f"--{name}={value}\n" for name, value in flags.items()))
+        f.write("".join(f"--{name}={value}\n" for name, value in {"root_dir": root_dir, **flags}.items()))
     os.replace(tmp_path, flags_path)
