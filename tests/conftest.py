@@ -5,9 +5,9 @@ import os
 import pytest
 
 import tfprune_rl  # noqa: F401  (must precede tensorflow)
-from tf_agents.specs import tensor_spec
+from tf_agents.trajectories import time_step as ts
 
-from tfprune_rl.envs import make_env
+from tfprune_rl.envs import env_specs, make_gym_env
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -15,6 +15,5 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(scope="session")
 def cartpole_specs():
     """(time_step_spec, action_spec) of CartPole-v1 as TensorSpecs."""
-    env = make_env("CartPole-v1", seed=0)
-    return tensor_spec.from_spec(env.time_step_spec()), tensor_spec.from_spec(env.action_spec())
-
+    observation_spec, action_spec = env_specs(make_gym_env("CartPole-v1"))
+    return ts.time_step_spec(observation_spec), action_spec

@@ -5,7 +5,9 @@ import pytest
 import tensorflow as tf
 
 from tfprune_rl import pruning
-from tfprune_rl.agents import DqnHyperparams, create_agent, linearly_decaying_epsilon
+from tfprune_rl.agents import (
+    DqnHyperparams, create_agent, linearly_decaying_epsilon, num_atoms, per_example_loss,
+)
 from tfprune_rl.networks import QNetwork
 from tfprune_rl.training.loop import as_transition
 
@@ -19,7 +21,8 @@ def _agent(specs, sparsity, name="dqn", total_updates=100, frequency=10):
         transform = pruning.PruningConfig(
             sparsity, total_updates, "erk", pruning.GradualSchedule(frequency=frequency)
         ).wrap
-    network = QNetwork(time_step_spec.observation, action_spec, (16, 16), 2, transform)
+    network = QNetwork(time_step_spec.observation, action_spec, "mlp", 2, (16, 16),
+                       num_atoms(name), transform)
     agent = create_agent(name, time_step_spec, action_spec, network, HPARAMS, lambda: 0.1,
                          tf.Variable(0, dtype=tf.int64))
     return agent, network
@@ -33,6 +36,7 @@ def _batch(seed, size=32):
         "reward": np.ones(size, np.float32),
         "discount": rng.integers(0, 2, size).astype(np.float32),
         "next_observation": rng.normal(size=(size, 4)).astype(np.float32),
+        "weights": np.ones(size, np.float32),
     }
 
 
@@ -52,7 +56,7 @@ def test_unknown_agent_is_rejected(cartpole_specs):
         _agent(cartpole_specs, 0.0, name="c52")
 
 
-@pytest.mark.parametrize("name", ["dqn", "double_dqn"])
+@pytest.mark.parametrize("name", ["dqn", "double_dqn", "c51"])
 def test_pruned_training_counts_updates_and_keeps_pruned_weights_zero(cartpole_specs, name):
     agent, network = _agent(cartpole_specs, sparsity=0.9, name=name, total_updates=100)
     wrappers = pruning.pruning_wrappers(network.stack)
@@ -61,7 +65,7 @@ def test_pruned_training_counts_updates_and_keeps_pruned_weights_zero(cartpole_s
 
     @tf.function
     def train_step(batch):
-        agent.train(as_transition(batch))
+        agent.train(as_transition(batch), weights=batch["weights"])
         pruning.update_masks(wrappers, agent.train_step_counter)
 
     for step in range(100):
@@ -80,3 +84,26 @@ def test_pruned_training_counts_updates_and_keeps_pruned_weights_zero(cartpole_s
         train_step(_batch(step))
     for was_zero, wrapper in zip(pruned, wrappers):
         assert np.all(wrapper.layer.kernel.numpy()[was_zero] == 0)
+
+
+@pytest.mark.parametrize("name", ["dqn", "c51"])
+def test_importance_weights_scale_each_transitions_loss(cartpole_specs, name):
+    agent, _ = _agent(cartpole_specs, sparsity=0.0, name=name)
+    batch = {key: tf.convert_to_tensor(value) for key, value in _batch(0).items()}
+    plain = agent.loss(as_transition(batch))
+    per_example = per_example_loss(plain).numpy()
+    assert per_example.shape == (32,) and np.all(per_example > 0)
+    assert float(plain.loss) == pytest.approx(per_example.mean(), rel=1e-5)
+    weights = np.linspace(0.0, 1.0, 32).astype(np.float32)
+    weighted = agent.loss(as_transition(batch), weights=weights)
+    assert float(weighted.loss) == pytest.approx(np.mean(weights * per_example), rel=1e-5)
+    np.testing.assert_allclose(per_example_loss(weighted).numpy(), per_example, rtol=1e-5)
+
+
+def test_c51_head_outputs_a_distribution_per_action(cartpole_specs):
+    agent, network = _agent(cartpole_specs, sparsity=0.0, name="c51")
+    logits, _ = network(tf.zeros((3, 4)))
+    assert logits.shape == (3, 2, 51)
+    assert agent.policy.action(
+        tf.nest.map_structure(lambda s: tf.zeros([3] + s.shape, s.dtype), agent.time_step_spec)
+    ).action.shape == (3,)

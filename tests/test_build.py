@@ -1,4 +1,4 @@
-"""BUILD stays in step with the package: every .py file is in exactly one target's srcs."""
+"""BUILD stays in step with the code: every .py file is in exactly one target's srcs."""
 
 import os
 import re
@@ -15,7 +15,7 @@ def _build_srcs() -> list[str]:
 
 def _python_files() -> set[str]:
     found = set()
-    for top in ("tfprune_rl", "tests"):
+    for top in ("tfprune_rl", "tests", "tools"):
         for directory, _, files in os.walk(os.path.join(REPO_ROOT, top)):
             for name in files:
                 if name.endswith(".py"):

@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from tf_agents.policies import greedy_policy, q_policy
+from tf_agents.policies import categorical_q_policy, greedy_policy, q_policy
 from tf_agents.trajectories import time_step as ts
 
 from tfprune_rl import pruning
@@ -15,7 +15,8 @@ from tfprune_rl.networks import QNetwork
 def pruned_network(cartpole_specs):
     time_step_spec, action_spec = cartpole_specs
     config = pruning.PruningConfig(0.95, 100, "erk", pruning.GradualSchedule(frequency=10))
-    network = QNetwork(time_step_spec.observation, action_spec, (64, 64), 4, config.wrap)
+    network = QNetwork(time_step_spec.observation, action_spec, "mlp", 4, (64, 64),
+                       layer_transform=config.wrap)
     network.create_variables()
     wrappers = pruning.pruning_wrappers(network.stack)
     for step in range(1, 101):
@@ -73,3 +74,21 @@ def test_failed_export_leaves_the_previous_one_whole(pruned_network, cartpole_sp
         export_saved_model(pruned_network, cartpole_specs[1], path)
     assert sorted(os.listdir(path)) == before
     assert saved_kernels(path)
+
+
+def test_categorical_export_serves_the_mean_of_each_distribution(cartpole_specs, tmp_path):
+    time_step_spec, action_spec = cartpole_specs
+    network = QNetwork(time_step_spec.observation, action_spec, "mlp", 1, (32,), num_atoms=51)
+    network.create_variables()
+    path = str(tmp_path / "saved_model")
+    export_saved_model(network, action_spec, path, v_max=5.0)
+    observations = np.random.default_rng(1).normal(size=(64, 4)).astype(np.float32)
+    logits, _ = network(observations)
+    support = np.linspace(-5.0, 5.0, 51)
+    expected = np.sum(tf.nn.softmax(logits).numpy() * support, axis=-1)
+    served = tf.saved_model.load(path).signatures["serving_default"](observation=observations)
+    np.testing.assert_allclose(served["q_values"].numpy(), expected, rtol=1e-5, atol=1e-6)
+    policy = greedy_policy.GreedyPolicy(categorical_q_policy.CategoricalQPolicy(
+        time_step_spec, action_spec, network, -5.0, 5.0))
+    live = policy.action(ts.restart(observations, batch_size=64)).action.numpy()
+    np.testing.assert_array_equal(served["action"].numpy(), live)

@@ -1,19 +1,14 @@
 """End to end through the command line, as a user runs it."""
 
 import glob
-import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import REPO_ROOT
+import cli
 from tfprune_rl.export import saved_kernels
 
 pytestmark = pytest.mark.slow
@@ -24,53 +19,37 @@ TINY = ["--num_env_steps=4000", "--learning_starts=500", "--pruning_frequency=10
         "--eval_episodes=2", "--width=2"]
 
 
-def _start(*args: str) -> subprocess.Popen:
-    """A training process of its own; one TF thread each, so that two share 2 cores well."""
-    env = dict(os.environ, TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1")
-    return subprocess.Popen([sys.executable, "-m", "tfprune_rl.train", *args], cwd=REPO_ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _wait(process: subprocess.Popen) -> subprocess.CompletedProcess:
-    stdout, stderr = process.communicate(timeout=1500)
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-
-
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return _wait(_start(*args))
-
-
-def _finish(process: subprocess.Popen) -> str:
-    """Waits for a training process that must succeed; returns what it printed."""
-    result = _wait(process)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
-
-
-def _metrics(root_dir) -> dict:
-    with open(os.path.join(root_dir, "metrics.json")) as f:
-        return json.load(f)
-
-
 @pytest.fixture(scope="module")
 def default_runs(tmp_path_factory):
     """The built-in default (DQN, CartPole-v1, width 4, 95% sparse, seed 0) and its dense twin."""
     root = tmp_path_factory.mktemp("default_runs")
     runs = {"pruned": str(root / "pruned"), "dense": str(root / "dense")}
     processes = {
-        "pruned": _start(f"--root_dir={runs['pruned']}"),
-        "dense": _start(f"--root_dir={runs['dense']}", "--sparsity=0"),
+        "pruned": cli.start(f"--root_dir={runs['pruned']}"),
+        "dense": cli.start(f"--root_dir={runs['dense']}", "--sparsity=0"),
     }
-    logs = {name: _finish(process) for name, process in processes.items()}
+    logs = {name: cli.finish(process) for name, process in processes.items()}
     return runs, logs
+
+
+def _scalars(root_dir, tag) -> list[float]:
+    values = []
+    for path in sorted(glob.glob(os.path.join(root_dir, "tensorboard", "events.*"))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            values += [tf.make_ndarray(v.tensor).item() for v in event.summary.value if v.tag == tag]
+    return values
 
 
 @pytest.mark.parametrize("run", ["pruned", "dense"])
 def test_default_budget_learns_cartpole(default_runs, run):
-    metrics = _metrics(default_runs[0][run])
-    assert metrics["env_steps"] == 50_000
-    assert len(metrics["eval_returns"]) == 10
-    assert metrics["eval_return_mean"] >= 195, metrics
+    """Solved (475 of 500) at some evaluation, and far above random (about 22) at the end:
+    DQN's CartPole returns swing between evaluations, so the last one alone is a lottery."""
+    final = cli.metrics(default_runs[0][run])
+    assert final["env_steps"] == 50_000
+    assert len(final["eval_returns"]) == 10
+    evaluations = _scalars(default_runs[0][run], "eval/return")
+    assert len(evaluations) == 5 and max(evaluations) >= 475, evaluations
+    assert final["eval_return_mean"] >= 150, evaluations
 
 
 def test_pruned_run_is_95_percent_sparse_in_its_exported_files(default_runs):
@@ -78,8 +57,8 @@ def test_pruned_run_is_95_percent_sparse_in_its_exported_files(default_runs):
     kernels = saved_kernels(os.path.join(runs["pruned"], "export", "saved_model"))
     zeros = sum(int(np.sum(k == 0)) for k in kernels.values())
     assert zeros / sum(k.size for k in kernels.values()) == pytest.approx(0.95, abs=1e-4)
-    assert _metrics(runs["pruned"])["sparsity"] == pytest.approx(0.95, abs=1e-4)
-    assert _metrics(runs["dense"])["sparsity"] < 0.01
+    assert cli.metrics(runs["pruned"])["sparsity"] == pytest.approx(0.95, abs=1e-4)
+    assert cli.metrics(runs["dense"])["sparsity"] < 0.01
 
 
 def test_progress_lines_and_tensorboard_scalars(default_runs):
@@ -98,7 +77,7 @@ def test_progress_lines_and_tensorboard_scalars(default_runs):
 
 def test_flags_file_reruns_the_same_run(default_runs):
     runs, _ = default_runs
-    result = _run(f"--flagfile={os.path.join(runs['pruned'], 'flags.txt')}")
+    result = cli.run(f"--flagfile={os.path.join(runs['pruned'], 'flags.txt')}")
     assert result.returncode == 0, result.stderr
     assert "already complete at 50,000 env steps" in result.stdout
 
@@ -113,22 +92,16 @@ def _schedule_state(root_dir) -> dict:
 
 def test_killed_run_resumes_to_the_same_end_state(tmp_path):
     straight, killed = str(tmp_path / "straight"), str(tmp_path / "killed")
-    uninterrupted = _start(f"--root_dir={straight}", *TINY)
-    interrupted = _start(f"--root_dir={killed}", *TINY)
-    index = os.path.join(killed, "checkpoints", "checkpoint")
-    deadline = time.time() + 600
-    while not (os.path.exists(index) and "ckpt-2000" in open(index).read()):
-        assert interrupted.poll() is None and time.time() < deadline, "no checkpoint at 2,000"
-        time.sleep(0.2)
-    interrupted.send_signal(signal.SIGKILL)
-    interrupted.wait()
-    _finish(uninterrupted)
-    resumed = _run(f"--root_dir={killed}", *TINY)
+    uninterrupted = cli.start(f"--root_dir={straight}", *TINY)
+    interrupted = cli.start(f"--root_dir={killed}", *TINY)
+    cli.kill_after_checkpoint(interrupted, killed, 2000)
+    cli.finish(uninterrupted)
+    resumed = cli.run(f"--root_dir={killed}", *TINY)
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from env step 2,000" in resumed.stdout
 
     for key in ("env_steps", "train_steps", "layer_sparsity"):
-        assert _metrics(killed)[key] == _metrics(straight)[key]
+        assert cli.metrics(killed)[key] == cli.metrics(straight)[key]
     state = _schedule_state(killed)
     assert state == _schedule_state(straight)
     online_steps = [v for k, v in state.items() if k.startswith("agent/_q_network/")]
@@ -137,8 +110,8 @@ def test_killed_run_resumes_to_the_same_end_state(tmp_path):
 
 def test_same_seed_gives_the_same_network(tmp_path):
     runs = [str(tmp_path / name) for name in ("a", "b")]
-    for process in [_start(f"--root_dir={run}", "--num_env_steps=2000", *TINY[1:]) for run in runs]:
-        _finish(process)
+    for process in [cli.start(f"--root_dir={run}", "--num_env_steps=2000", *TINY[1:]) for run in runs]:
+        cli.finish(process)
     first, second = (saved_kernels(os.path.join(run, "export", "saved_model")) for run in runs)
     for name, kernel in first.items():
         np.testing.assert_array_equal(kernel, second[name])
@@ -150,10 +123,14 @@ def test_same_seed_gives_the_same_network(tmp_path):
     ("--sparsity=-0.1", "sparsity=-0.1 must be in [0, 1)"),
     ("--width=0", "width=0 must be an integer >= 1"),
     ("--agent=c52", "unknown agent 'c52'"),
+    ("--encoder=resnet", "unknown encoder 'resnet'"),
+    ("--replay_scheme=greedy", "unknown replay scheme 'greedy'"),
+    ("--num_envs=3", "num_env_steps=50000 must be a multiple of num_envs=3"),
+    ("--env=Pendulum-v1", "env 'Pendulum-v1' has action space Box"),
 ])
 def test_bad_input_is_one_clear_line_and_writes_nothing(tmp_path, flag, message):
     root_dir = tmp_path / "run"
-    result = _run(f"--root_dir={root_dir}", flag)
+    result = cli.run(f"--root_dir={root_dir}", flag)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(f"tfprune-train: error: {message}")
     assert result.stdout == ""
@@ -166,7 +143,7 @@ def test_existing_run_with_different_flags_is_refused_untouched(default_runs, tm
     shutil.copy(os.path.join(default_runs[0]["pruned"], "flags.txt"), root_dir / "flags.txt")
     (root_dir / "checkpoints" / "checkpoint").write_text("kept")
     before = {p: p.read_bytes() for p in root_dir.rglob("*") if p.is_file()}
-    result = _run(f"--flagfile={root_dir / 'flags.txt'}", f"--root_dir={root_dir}",
+    result = cli.run(f"--flagfile={root_dir / 'flags.txt'}", f"--root_dir={root_dir}",
                            "--width=2")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (

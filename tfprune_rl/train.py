@@ -1,8 +1,9 @@
 """Train a (pruned) value-based agent: python -m tfprune_rl.train --root_dir=DIR [flags].
 
-Defaults are the built-in CartPole-v1 run: DQN, width 4, sparsity 0.95. Pruning defaults are the
-paper's (Obando-Ceron et al., 2024); agent hyperparameters are a CartPole setting, since the
-paper's are for Atari (noted in each flag's help).
+Defaults are the built-in CartPole-v1 run: double DQN with 3-step returns, width 4, sparsity
+0.95. Pruning defaults are the paper's (Obando-Ceron et al., 2024); agent hyperparameters are a
+CartPole setting, since the paper's are for Atari (noted in each flag's help; experiments/ has
+the paper's Atari and MinAtar presets).
 """
 
 import os
@@ -15,8 +16,10 @@ warnings.filterwarnings("ignore", category=SyntaxWarning)  # from TF-Agents' aut
 from absl import app, flags  # noqa: E402
 
 from tfprune_rl.agents import AGENTS, DqnHyperparams  # noqa: E402
-from tfprune_rl.envs import make_env  # noqa: E402
+from tfprune_rl.envs import ENV_EXAMPLES, make_gym_env  # noqa: E402
+from tfprune_rl.networks import ENCODERS  # noqa: E402
 from tfprune_rl.pruning import DISTRIBUTIONS, GradualSchedule  # noqa: E402
+from tfprune_rl.replay import REPLAY_SCHEMES  # noqa: E402
 from tfprune_rl.training import TrainConfig, train  # noqa: E402
 from tfprune_rl.training.run_dir import claim_run_dir  # noqa: E402
 
@@ -29,15 +32,22 @@ _ROOT_DIR = flags.DEFINE_string(
 
 # Flags that define a run: recorded in flags.txt and compared when a run directory is reused.
 _RUN_FLAGS = (
-    flags.DEFINE_string("env", DEFAULTS.env_id,
-                        "gymnasium env id (Box observations, Discrete actions)."),
-    flags.DEFINE_string("agent", DEFAULTS.agent, f"One of: {', '.join(AGENTS)}."),
+    flags.DEFINE_string("env", DEFAULTS.env_id, f"Environment: {ENV_EXAMPLES}. Atari gets the "
+                        "paper's preprocessing (sticky actions, frame skip 4, 84x84x4)."),
+    flags.DEFINE_bool("sticky_actions", DEFAULTS.sticky_actions, "Atari sticky actions (0.25). "
+                      "Paper: on; --nosticky_actions is the Atari 100k setting."),
+    flags.DEFINE_integer("num_envs", DEFAULTS.num_envs, "Envs collecting in parallel (more than "
+                         "one runs them in subprocesses); each step of all counts num_envs."),
+    flags.DEFINE_string("agent", DEFAULTS.agent, f"One of: {', '.join(AGENTS)} (paper: dqn; "
+                        "c51 with --n_step=3 --replay_scheme=prioritized is its Rainbow-lite)."),
+    flags.DEFINE_string("encoder", DEFAULTS.encoder, f"One of: {', '.join(ENCODERS)}. Paper, "
+                        "Atari: nature and impala."),
     flags.DEFINE_integer("seed", DEFAULTS.seed,
                          "Seeds TensorFlow, NumPy, the env and the replay buffer."),
     flags.DEFINE_integer("width", DEFAULTS.width,
                          "Multiplies every hidden layer (the paper's width scaling)."),
     flags.DEFINE_list("hidden_units", [str(u) for u in DEFAULTS.hidden_units],
-                      "Hidden layer sizes at width 1."),
+                      "Hidden layer sizes of the mlp encoder at width 1."),
     flags.DEFINE_float("sparsity", DEFAULTS.sparsity, "Final fraction of zero kernel weights, "
                        "in [0, 1); 0 trains a plain dense network. Paper: 0.95."),
     flags.DEFINE_string("sparsity_distribution", DEFAULTS.distribution,
@@ -56,6 +66,15 @@ _RUN_FLAGS = (
                          "Random-action steps before the first update (paper, Atari: 20k)."),
     flags.DEFINE_integer("update_period", DEFAULTS.update_period,
                          "Env steps per gradient update (paper, Atari: 4)."),
+    flags.DEFINE_integer("n_step", DEFAULTS.n_step, "Steps per return "
+                         "(paper, Atari: 1 for DQN, 3 for Rainbow-lite)."),
+    flags.DEFINE_string("replay_scheme", DEFAULTS.replay_scheme, f"One of: "
+                        f"{', '.join(REPLAY_SCHEMES)} (paper: uniform for DQN, prioritized for "
+                        "Rainbow-lite)."),
+    flags.DEFINE_bool("clip_rewards", DEFAULTS.clip_rewards, "Learn from rewards clipped to "
+                      "[-1, 1]; returns are reported raw. Paper: on."),
+    flags.DEFINE_float("v_max", DEFAULTS.hparams.v_max, "C51 support is [-v_max, v_max] with "
+                       "51 atoms. Paper: 10."),
     flags.DEFINE_integer("batch_size", DEFAULTS.batch_size,
                          "Transitions per update (paper, Atari: 32)."),
     flags.DEFINE_integer("replay_capacity", DEFAULTS.replay_capacity,
@@ -90,8 +109,11 @@ def config_from_flags() -> TrainConfig:
     return TrainConfig(
         root_dir=_ROOT_DIR.value,
         env_id=FLAGS.env,
+        sticky_actions=FLAGS.sticky_actions,
+        num_envs=FLAGS.num_envs,
         agent=FLAGS.agent,
         seed=FLAGS.seed,
+        encoder=FLAGS.encoder,
         hidden_units=hidden_units,
         width=FLAGS.width,
         sparsity=FLAGS.sparsity,
@@ -107,7 +129,11 @@ def config_from_flags() -> TrainConfig:
             adam_epsilon=FLAGS.adam_epsilon,
             gamma=FLAGS.gamma,
             target_update_period=FLAGS.target_update_period,
+            v_max=FLAGS.v_max,
         ),
+        n_step=FLAGS.n_step,
+        replay_scheme=FLAGS.replay_scheme,
+        clip_rewards=FLAGS.clip_rewards,
         num_env_steps=FLAGS.num_env_steps,
         learning_starts=FLAGS.learning_starts,
         update_period=FLAGS.update_period,
@@ -124,7 +150,10 @@ def config_from_flags() -> TrainConfig:
 
 
 def _run_flags() -> dict[str, str]:
-    return {h.name: FLAGS[h.name].serialize().split("=", 1)[1] for h in _RUN_FLAGS}
+    """Values as `--name=value` takes them (booleans too, which absl writes as --noname)."""
+    def value(flag):
+        return str(flag.value).lower() if isinstance(flag.value, bool) else flag.serialize().split("=", 1)[1]
+    return {h.name: value(FLAGS[h.name]) for h in _RUN_FLAGS}
 
 
 def _fail(message: str) -> None:
@@ -143,7 +172,7 @@ def main(argv):
         _fail(f"unexpected arguments {argv[1:]}; all options are --flags")
     try:
         config = config_from_flags()
-        make_env(config.env_id, config.seed).close()
+        make_gym_env(config.env_id, config.sticky_actions).close()
         claim_run_dir(config.root_dir, _run_flags())
     except (ValueError, OSError) as error:
         _fail(str(error))

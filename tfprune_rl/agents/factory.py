@@ -1,14 +1,21 @@
-"""One place that turns an agent name and hyperparameters into a TF-Agents agent."""
+"""One place that turns an agent name and hyperparameters into a TF-Agents agent.
+
+The replay buffer computes n-step returns and gamma^n discounts, so agents are built with
+gamma 1: their target is reward + discount * Q(next), with both already discounted.
+"""
 
 import dataclasses
 from typing import Callable
 
 import tensorflow as tf
+from tf_agents.agents import tf_agent
 from tf_agents.agents.dqn import dqn_agent
 from tf_agents.networks import network
 from tf_agents.utils import common
 
-AGENTS = ("dqn", "double_dqn")
+from tfprune_rl.agents.categorical import CategoricalLossInfo, WeightedCategoricalDqnAgent
+
+AGENTS = ("dqn", "double_dqn", "c51")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,6 +24,7 @@ class DqnHyperparams:
     adam_epsilon: float
     gamma: float
     target_update_period: int
+    v_max: float = 10.0
 
     def __post_init__(self):
         if self.learning_rate <= 0:
@@ -25,6 +33,8 @@ class DqnHyperparams:
             raise ValueError(f"gamma={self.gamma} must be in [0, 1]")
         if self.target_update_period < 1:
             raise ValueError(f"target_update_period={self.target_update_period} must be >= 1")
+        if self.v_max <= 0:
+            raise ValueError(f"v_max={self.v_max} must be > 0")
 
 
 def create_agent(
@@ -36,21 +46,41 @@ def create_agent(
     epsilon: Callable[[], tf.Tensor],
     train_step_counter: tf.Variable,
 ) -> dqn_agent.DqnAgent:
-    """DQN or double DQN with Huber loss, Adam and a hard target update every N updates."""
+    """DQN, double DQN (Huber loss) or C51 (support [-v_max, v_max]), with Adam and a hard
+    target update every `target_update_period` updates."""
     if name not in AGENTS:
         raise ValueError(f"unknown agent {name!r}; choose one of {AGENTS}")
-    agent_class = dqn_agent.DdqnAgent if name == "double_dqn" else dqn_agent.DqnAgent
-    agent = agent_class(
-        time_step_spec,
-        action_spec,
-        q_network=q_network,
+    common_args = dict(
         optimizer=tf.keras.optimizers.Adam(hparams.learning_rate, epsilon=hparams.adam_epsilon),
         epsilon_greedy=epsilon,
-        td_errors_loss_fn=common.element_wise_huber_loss,
-        gamma=hparams.gamma,
+        gamma=1.0,
         target_update_tau=1.0,
         target_update_period=hparams.target_update_period,
         train_step_counter=train_step_counter,
     )
+    if name == "c51":
+        agent = WeightedCategoricalDqnAgent(
+            time_step_spec, action_spec, categorical_q_network=q_network,
+            min_q_value=-hparams.v_max, max_q_value=hparams.v_max, **common_args,
+        )
+    else:
+        agent_class = dqn_agent.DdqnAgent if name == "double_dqn" else dqn_agent.DqnAgent
+        agent = agent_class(
+            time_step_spec, action_spec, q_network=q_network,
+            td_errors_loss_fn=common.element_wise_huber_loss, **common_args,
+        )
     agent.initialize()
     return agent
+
+
+def per_example_loss(loss_info: tf_agent.LossInfo) -> tf.Tensor:
+    """Each sampled transition's unweighted loss: what prioritized replay's priorities follow."""
+    if isinstance(loss_info.extra, CategoricalLossInfo):
+        return loss_info.extra.cross_entropy
+    td_error = loss_info.extra.td_error
+    return common.element_wise_huber_loss(tf.zeros_like(td_error), td_error)
+
+
+def num_atoms(agent_name: str) -> int:
+    """Atoms of the Q-network head the agent needs (51 for C51, as in the paper)."""
+    return 51 if agent_name == "c51" else 1

@@ -1,5 +1,7 @@
-"""Environments as TF-Agents PyEnvironments."""
+"""Environments: gymnasium ids (Atari, MinAtar, classic control), single or vectorised."""
 
-from tfprune_rl.envs.gymnasium_env import GymnasiumEnvironment, make_env
+from tfprune_rl.envs.factory import (
+    ENV_EXAMPLES, env_specs, frame_stack_size, make_gym_env, make_vector_env,
+)
 
-__all__ = ["GymnasiumEnvironment", "make_env"]
+__all__ = ["ENV_EXAMPLES", "env_specs", "frame_stack_size", "make_gym_env", "make_vector_env"]

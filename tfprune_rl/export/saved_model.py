@@ -17,10 +17,11 @@ from tfprune_rl.pruning import apply_masks, pruning_wrappers, strip
 
 
 class _QServing(tf.Module):
-    def __init__(self, q_network: QNetwork, observation_spec, action_minimum: int):
+    def __init__(self, q_network: QNetwork, observation_spec, action_minimum: int, v_max: float):
         super().__init__(name="q_serving")
         self.q_network = q_network
         self._action_minimum = action_minimum
+        self._support = tf.linspace(-v_max, v_max, q_network.num_atoms)
         self.serve = tf.function(
             self._serve,
             input_signature=[
@@ -30,6 +31,8 @@ class _QServing(tf.Module):
 
     def _serve(self, observation):
         q_values, _ = self.q_network(observation)
+        if self.q_network.num_atoms > 1:  # C51: the mean of each action's return distribution
+            q_values = tf.reduce_sum(tf.nn.softmax(q_values) * self._support, axis=-1)
         action = tf.argmax(q_values, axis=-1, output_type=tf.int64) + self._action_minimum
         return {"q_values": q_values, "action": action}
 
@@ -44,9 +47,13 @@ def stripped_copy(q_network: QNetwork) -> QNetwork:
     return plain
 
 
-def export_saved_model(q_network: QNetwork, action_spec, path: str) -> None:
-    """Writes `path` whole or not at all: saved to a temporary directory, then renamed."""
-    module = _QServing(stripped_copy(q_network), q_network.input_tensor_spec, int(action_spec.minimum))
+def export_saved_model(q_network: QNetwork, action_spec, path: str, v_max: float = 10.0) -> None:
+    """Writes `path` whole or not at all: saved to a temporary directory, then renamed.
+
+    `v_max` bounds a categorical network's support [-v_max, v_max]; scalar heads ignore it.
+    """
+    module = _QServing(stripped_copy(q_network), q_network.input_tensor_spec,
+                       int(action_spec.minimum), v_max)
     tmp_path, old_path = f"{path}.tmp-{os.getpid()}", f"{path}.old-{os.getpid()}"
     shutil.rmtree(tmp_path, ignore_errors=True)
     tf.saved_model.save(module, tmp_path, signatures={"serving_default": module.serve})

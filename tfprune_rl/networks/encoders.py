@@ -1,15 +1,107 @@
-"""Encoders as flat lists of Keras layers, so every kernel can be wrapped for pruning."""
+"""Encoders with a width multiplier: their weighted layers, and a function that runs them.
 
-from typing import Sequence
+Pruning wraps layers, so an encoder is the list of its convolution and dense layers in call
+order plus a forward function that takes that list (wrapped or not). Pooling, flattening and
+residual connections have no weights and live in the forward function.
+"""
+
+import dataclasses
+from typing import Callable, Sequence
 
 import tensorflow as tf
 
+ENCODERS = ("mlp", "minatar", "nature", "impala")
+IMPALA_CHANNELS = (32, 64, 64)
+IMPALA_BLOCKS_PER_STACK = 2
 
-def mlp(units: Sequence[int], width: int) -> list[tf.keras.layers.Layer]:
-    """ReLU Dense layers; `width` multiplies every hidden size (the paper's width scaling)."""
+Layers = Sequence[tf.keras.layers.Layer]
+
+
+@dataclasses.dataclass
+class Encoder:
+    layers: list[tf.keras.layers.Layer]
+    forward: Callable[[Layers, tf.Tensor], tf.Tensor]
+
+
+def make_encoder(name: str, width: int, hidden_units: Sequence[int] = (64, 64)) -> Encoder:
+    """`width` multiplies every channel count and hidden size (the paper's width scaling).
+
+    `hidden_units` sizes the `mlp` encoder's layers; the convolutional encoders have the
+    published sizes: MinAtar (Young & Tian 2019), Nature DQN (Mnih et al. 2015), Impala
+    ResNet (Espeholt et al. 2018, as used by the paper).
+    """
     if width < 1:
         raise ValueError(f"width={width} must be an integer >= 1")
-    return [
-        tf.keras.layers.Dense(size * width, activation="relu", name=f"hidden_{i}")
-        for i, size in enumerate(units)
-    ]
+    if name == "mlp":
+        layers = [_dense(units * width, f"hidden_{i}") for i, units in enumerate(hidden_units)]
+        return Encoder(layers, _sequential(num_convs=0, input_scale=1.0))
+    if name == "minatar":
+        layers = [_conv(16 * width, 3, 1, "conv_0", padding="valid"), _dense(128 * width, "dense_0")]
+        return Encoder(layers, _sequential(num_convs=1, input_scale=1.0))
+    if name == "nature":
+        layers = [
+            _conv(32 * width, 8, 4, "conv_0"),
+            _conv(64 * width, 4, 2, "conv_1"),
+            _conv(64 * width, 3, 1, "conv_2"),
+            _dense(512 * width, "dense_0"),
+        ]
+        return Encoder(layers, _sequential(num_convs=3, input_scale=1 / 255))
+    if name == "impala":
+        return _impala(width)
+    raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
+
+
+def _conv(filters, kernel_size, strides, name, padding="valid", activation="relu"):
+    return tf.keras.layers.Conv2D(
+        filters, kernel_size, strides, padding=padding, activation=activation, name=name
+    )
+
+
+def _dense(units, name):
+    return tf.keras.layers.Dense(units, activation="relu", name=name)
+
+
+def _flatten(x: tf.Tensor) -> tf.Tensor:
+    return tf.reshape(x, (-1, x.shape[1:].num_elements()))
+
+
+def _sequential(num_convs: int, input_scale: float):
+    """Convolutions, then a flatten, then dense layers; every layer applies its own ReLU."""
+
+    def forward(layers: Layers, observation: tf.Tensor) -> tf.Tensor:
+        x = tf.cast(observation, tf.float32) * input_scale
+        if num_convs == 0:
+            x = _flatten(x)
+        for i, layer in enumerate(layers):
+            if i == num_convs and num_convs > 0:
+                x = _flatten(x)
+            x = layer(x, training=False)
+        return x
+
+    return forward
+
+
+def _impala(width: int) -> Encoder:
+    """Per stack: conv, 3x3 max-pool with stride 2, two residual blocks (relu-conv-relu-conv)."""
+    layers = []
+    for s, channels in enumerate(IMPALA_CHANNELS):
+        filters = channels * width
+        layers.append(_conv(filters, 3, 1, f"stack_{s}_conv", "same", activation=None))
+        for b in range(IMPALA_BLOCKS_PER_STACK):
+            for c in range(2):
+                layers.append(_conv(filters, 3, 1, f"stack_{s}_block_{b}_conv_{c}", "same", None))
+    layers.append(_dense(512 * width, "dense_0"))
+
+    def forward(layers: Layers, observation: tf.Tensor) -> tf.Tensor:
+        x = tf.cast(observation, tf.float32) / 255
+        convs = iter(layers[:-1])
+        for _ in IMPALA_CHANNELS:
+            x = next(convs)(x, training=False)
+            x = tf.nn.max_pool2d(x, ksize=3, strides=2, padding="SAME")
+            for _ in range(IMPALA_BLOCKS_PER_STACK):
+                y = next(convs)(tf.nn.relu(x), training=False)
+                x = x + next(convs)(tf.nn.relu(y), training=False)
+        x = _flatten(tf.nn.relu(x))
+        return layers[-1](x, training=False)
+
+    return Encoder(layers, forward)

@@ -1,5 +1,6 @@
-"""Replay buffers."""
+"""Replay: a frame-deduplicating circular buffer with n-step returns and prioritized sampling."""
 
-from tfprune_rl.replay.uniform import UniformReplay
+from tfprune_rl.replay.circular import REPLAY_SCHEMES, ReplayBuffer
+from tfprune_rl.replay.sum_tree import SumTree
 
-__all__ = ["UniformReplay"]
+__all__ = ["REPLAY_SCHEMES", "ReplayBuffer", "SumTree"]

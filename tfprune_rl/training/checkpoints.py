@@ -10,11 +10,11 @@ import os
 
 import tensorflow as tf
 
-from tfprune_rl.replay import UniformReplay
+from tfprune_rl.replay import ReplayBuffer
 
 
 class RunCheckpoints:
-    def __init__(self, directory: str, replay: UniformReplay, max_to_keep: int = 2, **trackables):
+    def __init__(self, directory: str, replay: ReplayBuffer, max_to_keep: int = 2, **trackables):
         self._directory = directory
         self._replay = replay
         self._checkpoint = tf.train.Checkpoint(**trackables)

@@ -3,15 +3,20 @@
 import dataclasses
 
 from tfprune_rl.agents import AGENTS, DqnHyperparams
+from tfprune_rl.networks import ENCODERS
 from tfprune_rl.pruning import DISTRIBUTIONS, GradualSchedule
+from tfprune_rl.replay import REPLAY_SCHEMES
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     root_dir: str
     env_id: str = "CartPole-v1"
-    agent: str = "dqn"
+    sticky_actions: bool = True
+    num_envs: int = 1
+    agent: str = "double_dqn"
     seed: int = 0
+    encoder: str = "mlp"
     hidden_units: tuple[int, ...] = (64, 64)
     width: int = 4
     sparsity: float = 0.95
@@ -20,6 +25,9 @@ class TrainConfig:
     hparams: DqnHyperparams = DqnHyperparams(
         learning_rate=1e-3, adam_epsilon=1e-8, gamma=0.99, target_update_period=256
     )
+    n_step: int = 3
+    replay_scheme: str = "uniform"
+    clip_rewards: bool = True
     num_env_steps: int = 50_000
     learning_starts: int = 1_000
     update_period: int = 1
@@ -34,23 +42,26 @@ class TrainConfig:
     log_interval: int = 2_000
 
     def __post_init__(self):
-        if self.agent not in AGENTS:
-            raise ValueError(f"unknown agent {self.agent!r}; choose one of {', '.join(AGENTS)}")
+        choices = {"agent": (self.agent, AGENTS), "encoder": (self.encoder, ENCODERS),
+                   "sparsity distribution": (self.distribution, DISTRIBUTIONS),
+                   "replay scheme": (self.replay_scheme, REPLAY_SCHEMES)}
+        for what, (value, allowed) in choices.items():
+            if value not in allowed:
+                raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(allowed)}")
         if not 0.0 <= self.sparsity < 1.0:
             raise ValueError(f"sparsity={self.sparsity} must be in [0, 1)")
-        if self.distribution not in DISTRIBUTIONS:
-            raise ValueError(
-                f"unknown sparsity distribution {self.distribution!r}; "
-                f"choose one of {', '.join(DISTRIBUTIONS)}"
-            )
         if self.width < 1:
             raise ValueError(f"width={self.width} must be an integer >= 1")
         if not self.hidden_units or min(self.hidden_units) < 1:
             raise ValueError(f"hidden_units={list(self.hidden_units)} must be positive sizes")
-        for name in ("update_period", "batch_size", "replay_capacity", "eval_episodes",
-                     "eval_interval", "checkpoint_interval", "log_interval"):
+        for name in ("num_envs", "n_step", "update_period", "batch_size", "replay_capacity",
+                     "eval_episodes", "eval_interval", "checkpoint_interval", "log_interval"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.num_env_steps % self.num_envs:
+            raise ValueError(
+                f"num_env_steps={self.num_env_steps} must be a multiple of num_envs={self.num_envs}"
+            )
         if not 0.0 <= self.epsilon_final <= 1.0 or not 0.0 <= self.eval_epsilon <= 1.0:
             raise ValueError(
                 f"epsilon_final={self.epsilon_final} and eval_epsilon={self.eval_epsilon} "
@@ -67,7 +78,10 @@ class TrainConfig:
     @property
     def total_updates(self) -> int:
         """Updates happen at env steps t in (learning_starts, num_env_steps] with t % period == 0."""
-        return (
-            self.num_env_steps // self.update_period
-            - min(self.learning_starts, self.num_env_steps) // self.update_period
-        )
+        return updates_between(min(self.learning_starts, self.num_env_steps), self.num_env_steps,
+                               self.update_period)
+
+
+def updates_between(first_step: int, last_step: int, update_period: int) -> int:
+    """Gradient updates due at env steps t in (first_step, last_step]."""
+    return last_step // update_period - first_step // update_period

@@ -1,21 +1,25 @@
 """Evaluation episodes with a fixed seed, so evaluations at different steps are comparable."""
 
-from tf_agents.policies import py_policy
+from typing import Callable
 
-from tfprune_rl.envs import GymnasiumEnvironment
+import gymnasium as gym
+import numpy as np
 
 
-def evaluate(
-    env: GymnasiumEnvironment, policy: py_policy.PyPolicy, num_episodes: int, seed: int
-) -> list[float]:
-    """Undiscounted return of each of `num_episodes` episodes."""
-    env.reseed(seed)
+def evaluate(env: gym.Env, act: Callable, num_episodes: int, seed: int) -> list[float]:
+    """Raw (unclipped, undiscounted) return of each of `num_episodes` episodes.
+
+    `act` maps a batch of observations to a batch of actions.
+    """
     returns = []
+    observation, _ = env.reset(seed=seed)
     for _ in range(num_episodes):
-        time_step = env.reset()
-        episode_return = 0.0
-        while not time_step.is_last():
-            time_step = env.step(policy.action(time_step).action)
-            episode_return += float(time_step.reward)
+        episode_return, ended = 0.0, False
+        while not ended:
+            action = int(act(observation[np.newaxis])[0])
+            observation, reward, terminated, truncated, _ = env.step(action)
+            episode_return += float(reward)
+            ended = terminated or truncated
         returns.append(episode_return)
+        observation, _ = env.reset()
     return returns

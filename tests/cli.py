@@ -1,0 +1,49 @@
+"""Running `tfprune-train` as a user does: separate processes, checked exit codes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import REPO_ROOT
+
+
+def start(*args: str) -> subprocess.Popen:
+    """A training process of its own; one TF thread each, so that two share 2 cores well."""
+    env = dict(os.environ, TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1")
+    return subprocess.Popen([sys.executable, "-m", "tfprune_rl.train", *args], cwd=REPO_ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    stdout, stderr = process.communicate(timeout=1500)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return wait(start(*args))
+
+
+def finish(process: subprocess.Popen) -> str:
+    """Waits for a training process that must succeed; returns what it printed."""
+    result = wait(process)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def kill_after_checkpoint(process: subprocess.Popen, root_dir: str, step: int) -> None:
+    """SIGKILLs `process` once its checkpoint index names the checkpoint at env step `step`."""
+    index = os.path.join(root_dir, "checkpoints", "checkpoint")
+    deadline = time.time() + 600
+    while not (os.path.exists(index) and f"ckpt-{step}" in open(index).read()):
+        assert process.poll() is None and time.time() < deadline, f"no checkpoint at {step}"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+def metrics(root_dir) -> dict:
+    with open(os.path.join(root_dir, "metrics.json")) as f:
+        return json.load(f)

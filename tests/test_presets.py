@@ -1,0 +1,60 @@
+"""Every preset in experiments/ parses with the real flags into a valid run configuration."""
+
+import glob
+import os
+
+import pytest
+
+from conftest import REPO_ROOT
+from tfprune_rl import train
+from tfprune_rl.envs import make_gym_env
+
+EXPERIMENTS = os.path.join(REPO_ROOT, "experiments")
+AGENT_PRESETS = sorted(glob.glob(os.path.join(EXPERIMENTS, "*", "*.flags")))
+
+
+def _config(*args):
+    train.FLAGS(["tfprune-train", *args])
+    try:
+        return train.config_from_flags()
+    finally:
+        train.FLAGS.unparse_flags()
+
+
+@pytest.mark.parametrize("agent", ["dqn", "rainbow_lite"])
+@pytest.mark.parametrize("budget", ["budget_40m_frames", "budget_atari100k"])
+@pytest.mark.parametrize("encoder, width", [("nature", 1), ("impala", 5)])
+def test_atari_presets(agent, budget, encoder, width):
+    config = _config(f"--flagfile={EXPERIMENTS}/atari/{agent}.flags",
+                     f"--flagfile={EXPERIMENTS}/atari/{budget}.flags", "--env=ALE/Pong-v5",
+                     f"--encoder={encoder}", f"--width={width}", "--sparsity=0.95")
+    assert config.agent == ("c51" if agent == "rainbow_lite" else "dqn")
+    assert config.hparams.learning_rate == (1e-4 if budget == "budget_atari100k" else 6.25e-5)
+    if budget == "budget_40m_frames":
+        assert config.num_env_steps == 10_000_000 and config.sticky_actions
+        assert config.total_updates == 2_495_000  # updates from step 20k to 10M, one per 4 steps
+        assert config.schedule.update_steps(config.total_updates) == (499_000, 1_996_000)
+    else:
+        assert config.num_env_steps == 100_000 and not config.sticky_actions
+
+
+@pytest.mark.parametrize("agent", ["dqn", "rainbow_lite"])
+def test_minatar_presets(agent):
+    config = _config(f"--flagfile={EXPERIMENTS}/minatar/{agent}.flags",
+                     "--env=MinAtar/Breakout-v1", "--width=3")
+    assert config.encoder == "minatar" and config.sparsity == 0.95
+    assert config.n_step == (3 if agent == "rainbow_lite" else 1)
+
+
+@pytest.mark.parametrize("suite", ["atari", "minatar"])
+def test_game_lists_name_envs_that_exist(suite):
+    with open(os.path.join(EXPERIMENTS, suite, "games.txt")) as f:
+        games = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+    assert len(games) == {"atari": 15, "minatar": 5}[suite]
+    for game in games:
+        make_gym_env(game).close()
+
+
+def test_every_preset_file_is_covered():
+    covered = {"dqn", "rainbow_lite", "budget_40m_frames", "budget_atari100k"}
+    assert {os.path.basename(path)[:-len(".flags")] for path in AGENT_PRESETS} == covered

@@ -1,0 +1,49 @@
+"""C51 (Bellemare et al. 2017) on TF-Agents' CategoricalDqnAgent, with importance weights.
+
+TF-Agents' C51 loss ignores `weights` and reports no per-transition loss, and prioritized
+replay needs both. This subclass computes the same one-step projected cross-entropy on
+transitions whose reward and discount already hold the n-step return and gamma^n (the
+replay buffer computes them), weights it, and returns each transition's unweighted loss.
+"""
+
+import collections
+
+import tensorflow as tf
+from tf_agents.agents import tf_agent
+from tf_agents.agents.categorical_dqn import categorical_dqn_agent
+from tf_agents.utils import common
+
+CategoricalLossInfo = collections.namedtuple("CategoricalLossInfo", ("cross_entropy",))
+
+
+class WeightedCategoricalDqnAgent(categorical_dqn_agent.CategoricalDqnAgent):
+    def _loss(self, experience, td_errors_loss_fn=None, gamma=1.0, reward_scale_factor=1.0,
+              weights=None, training=False):
+        del td_errors_loss_fn
+        time_steps, policy_steps, next_time_steps = self._as_transition(experience)
+        logits, _ = self._q_network(
+            time_steps.observation, step_type=time_steps.step_type, training=training
+        )
+        target_support = (
+            reward_scale_factor * next_time_steps.reward[:, None]
+            + gamma * next_time_steps.discount[:, None] * self._support[None, :]
+        )
+        target = tf.stop_gradient(
+            categorical_dqn_agent.project_distribution(
+                target_support, self._next_q_distribution(next_time_steps), self._support
+            )
+        )
+        chosen_logits = tf.gather(logits, policy_steps.action, batch_dims=1)
+        cross_entropy = tf.nn.softmax_cross_entropy_with_logits(labels=target, logits=chosen_logits)
+        aggregated = common.aggregate_losses(
+            per_example_loss=cross_entropy, sample_weight=weights,
+            regularization_loss=self._q_network.losses,
+        )
+        return tf_agent.LossInfo(aggregated.total_loss, CategoricalLossInfo(cross_entropy))
+
+    def _next_q_distribution(self, next_time_steps):
+        """The target network's distribution at its greedy action, from a single forward pass."""
+        logits, _ = self._target_q_network(next_time_steps.observation, training=False)
+        probabilities = tf.nn.softmax(logits)
+        greedy = tf.argmax(tf.reduce_sum(self._support * probabilities, axis=-1), axis=-1)
+        return tf.gather(probabilities, greedy, batch_dims=1)

@@ -1,0 +1,69 @@
+"""Environments by id, single or vectorised, and their TF-Agents specs.
+
+`ALE/<Game>-v5` gets the paper's Atari preprocessing, `MinAtar/<Game>-v1` MinAtar's own
+protocol, and any other registered gymnasium id is used as it is. Collection always goes
+through a gymnasium vector env (one env runs in-process, several in subprocesses) that resets
+finished episodes in the same step and hands back their final observation, so truncated
+episodes can bootstrap from it.
+"""
+
+import gymnasium as gym
+import numpy as np
+import tensorflow as tf
+from tf_agents.specs import tensor_spec
+
+from tfprune_rl.envs.atari import STACK_SIZE, make_atari
+from tfprune_rl.envs.minatar import make_minatar
+
+ENV_EXAMPLES = "ALE/<Game>-v5, MinAtar/<Game>-v1, or a gymnasium id such as CartPole-v1"
+
+
+def make_gym_env(env_id: str, sticky_actions: bool = True) -> gym.Env:
+    """`sticky_actions` applies to Atari only (MinAtar keeps its own, others have none)."""
+    try:
+        gym.spec(env_id)
+    except gym.error.Error:
+        raise ValueError(f"unknown env {env_id!r}; expected {ENV_EXAMPLES}") from None
+    if env_id.startswith("ALE/"):
+        env = make_atari(env_id, sticky_actions)
+    elif env_id.startswith("MinAtar/"):
+        env = make_minatar(env_id)
+    else:
+        env = gym.make(env_id)
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        raise ValueError(
+            f"env {env_id!r} has action space {env.action_space}; "
+            "value-based agents here need a Discrete one"
+        )
+    if not isinstance(env.observation_space, gym.spaces.Box):
+        raise ValueError(
+            f"env {env_id!r} has observation space {env.observation_space}; "
+            "only Box observations are supported"
+        )
+    return env
+
+
+def frame_stack_size(env_id: str) -> int:
+    """Frames stacked along the observation's last axis (Atari's 4; other envs stack none)."""
+    return STACK_SIZE if env_id.startswith("ALE/") else 1
+
+
+def make_vector_env(env_id: str, num_envs: int, sticky_actions: bool = True) -> gym.vector.VectorEnv:
+    if num_envs < 1:
+        raise ValueError(f"num_envs={num_envs} must be >= 1")
+    env_fns = [lambda: make_gym_env(env_id, sticky_actions)] * num_envs
+    vector_class = gym.vector.SyncVectorEnv if num_envs == 1 else gym.vector.AsyncVectorEnv
+    return vector_class(env_fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+
+
+def env_specs(env: gym.Env) -> tuple[tensor_spec.BoundedTensorSpec, tensor_spec.BoundedTensorSpec]:
+    """Observation and action specs of a single env, as TF-Agents agents and networks take them."""
+    box, actions = env.observation_space, env.action_space
+    observation_spec = tensor_spec.BoundedTensorSpec(
+        box.shape, tf.as_dtype(box.dtype), minimum=box.low, maximum=box.high, name="observation"
+    )
+    action_spec = tensor_spec.BoundedTensorSpec(
+        (), tf.int64, minimum=np.int64(actions.start),
+        maximum=np.int64(actions.start + actions.n - 1), name="action",
+    )
+    return observation_spec, action_spec

@@ -1,0 +1,233 @@
+"""A circular replay buffer that stores each frame once and builds n-step transitions on sampling.
+
+Every slot holds one step: the newest frame of its observation, the action taken, the reward,
+whether the episode terminated or ended (terminated or truncated) after it, and the step's
+index within its episode. An episode's last observation gets a slot of its own, which is
+never sampled. Stacked observations (Atari keeps the last 4 frames) are rebuilt from
+consecutive slots, with zeros before an episode's first frame, exactly as the env stacks them.
+
+With several envs collecting in parallel, each env writes its own stream: a contiguous share
+of the capacity with its own cursor, so episodes never interleave.
+
+A sampled transition is (s_t, a_t, R, d, s_{t+m}) with R = sum_k gamma^k r_{t+k} over the
+m <= n steps up to the episode's end, d = gamma^m, or 0 if the episode terminated. A slot is
+sampled only when all of its frames are still in the buffer and belong to its episode.
+
+Prioritized sampling follows Dopamine's Rainbow: probability proportional to the priority
+(new transitions get the largest priority seen), importance weights 1/sqrt(priority)
+divided by their batch maximum.
+"""
+
+import json
+import os
+
+import numpy as np
+
+from tfprune_rl.replay.sum_tree import SumTree
+
+REPLAY_SCHEMES = ("uniform", "prioritized")
+MAX_RESAMPLE_ROUNDS = 1_000
+
+
+class ReplayBuffer:
+    def __init__(
+        self,
+        capacity: int,
+        observation_shape,
+        observation_dtype,
+        seed: int,
+        stack_size: int = 1,
+        n_step: int = 1,
+        gamma: float = 0.99,
+        num_streams: int = 1,
+        scheme: str = "uniform",
+    ):
+        if scheme not in REPLAY_SCHEMES:
+            raise ValueError(f"unknown replay scheme {scheme!r}; choose one of {', '.join(REPLAY_SCHEMES)}")
+        if n_step < 1:
+            raise ValueError(f"n_step={n_step} must be >= 1")
+        if stack_size > 1 and observation_shape[-1] != stack_size:
+            raise ValueError(
+                f"observation shape {tuple(observation_shape)} does not end in a stack of {stack_size}"
+            )
+        if capacity < num_streams * (n_step + stack_size + 1):
+            raise ValueError(
+                f"replay capacity={capacity} is too small for {num_streams} env(s) with "
+                f"n_step={n_step}; it needs at least {num_streams * (n_step + stack_size + 1)}"
+            )
+        self.capacity = capacity
+        self.stream_capacity = capacity // num_streams
+        self.observation_shape = tuple(observation_shape)
+        self.stack_size = stack_size
+        self.n_step = n_step
+        self.gamma = gamma
+        self.scheme = scheme
+        frame_shape = self.observation_shape[:-1] if stack_size > 1 else self.observation_shape
+        slots = self.stream_capacity * num_streams
+        self._data = {
+            "frame": np.zeros((slots, *frame_shape), observation_dtype),
+            "action": np.zeros((slots,), np.int32),
+            "reward": np.zeros((slots,), np.float32),
+            "terminated": np.zeros((slots,), bool),
+            "episode_end": np.zeros((slots,), bool),
+            "final": np.zeros((slots,), bool),
+            "episode_step": np.zeros((slots,), np.int32),
+        }
+        self._added = np.zeros(num_streams, np.int64)
+        self._episode_step = np.zeros(num_streams, np.int64)
+        self._tree = SumTree(slots) if scheme == "prioritized" else None
+        self._rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return int(np.minimum(self._added, self.stream_capacity).sum())
+
+    @property
+    def nbytes(self) -> int:
+        tree_bytes = self._tree.nodes.nbytes if self._tree else 0
+        return sum(array.nbytes for array in self._data.values()) + tree_bytes
+
+    def add(self, stream: int, observation, action, reward, terminated: bool, truncated: bool,
+            next_observation) -> None:
+        """One env step of `stream`; `next_observation` is the final one when the episode ended."""
+        episode_end = bool(terminated or truncated)
+        self._write(stream, observation, action, reward, terminated, episode_end, final=False)
+        if episode_end:
+            self._write(stream, next_observation, 0, 0.0, False, False, final=True)
+            self._episode_step[stream] = 0
+
+    def start_episode(self, stream: int) -> None:
+        """Marks that `stream`'s env was reset outside `add` (as on resume): the cut episode's
+        last steps, which have no next frame, are never sampled."""
+        self._episode_step[stream] = 0
+
+    def _write(self, stream, observation, action, reward, terminated, episode_end, final):
+        slot = stream * self.stream_capacity + self._added[stream] % self.stream_capacity
+        frame = np.asarray(observation)
+        self._data["frame"][slot] = frame[..., -1] if self.stack_size > 1 else frame
+        self._data["action"][slot] = action
+        self._data["reward"][slot] = reward
+        self._data["terminated"][slot] = terminated
+        self._data["episode_end"][slot] = episode_end
+        self._data["final"][slot] = final
+        self._data["episode_step"][slot] = self._episode_step[stream]
+        if self._tree:
+            self._tree.set(slot, 0.0 if final else self._tree.max_priority)
+        self._added[stream] += 1
+        self._episode_step[stream] += 1
+
+    def sample(self, batch_size: int) -> dict[str, np.ndarray]:
+        """A batch of n-step transitions, with `indices` (for `update_priorities`) and `weights`."""
+        slots = self._draw(batch_size)
+        for _ in range(MAX_RESAMPLE_ROUNDS):
+            batch = self._transitions(slots)
+            invalid = ~batch.pop("valid")
+            if not invalid.any():
+                break
+            slots[invalid] = self._draw(int(invalid.sum()))
+        else:
+            raise ValueError(
+                f"replay holds no complete {self.n_step}-step transition yet ({len(self)} steps)"
+            )
+        if self._tree:
+            weights = 1.0 / np.sqrt(self._tree.get(slots) + 1e-10)
+            batch["weights"] = (weights / weights.max()).astype(np.float32)
+        else:
+            batch["weights"] = np.ones(batch_size, np.float32)
+        batch["indices"] = slots
+        return batch
+
+    def update_priorities(self, indices: np.ndarray, priorities: np.ndarray) -> None:
+        if not self._tree:
+            raise ValueError("update_priorities needs the prioritized replay scheme")
+        self._tree.set(indices, priorities)
+
+    def _draw(self, count: int) -> np.ndarray:
+        if len(self) == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        if self._tree:
+            return self._tree.stratified_sample(count, self._rng)
+        filled = np.minimum(self._added, self.stream_capacity)
+        position = self._rng.integers(0, filled.sum(), size=count)
+        stream = np.searchsorted(np.cumsum(filled), position, side="right")
+        offset = position - (np.cumsum(filled) - filled)[stream]
+        return stream * self.stream_capacity + offset
+
+    def _transitions(self, slots: np.ndarray) -> dict[str, np.ndarray]:
+        data, capacity = self._data, self.stream_capacity
+        stream, offset = slots // capacity, slots % capacity
+        added = self._added[stream]
+        oldest = np.maximum(0, added - capacity)
+        start = added - 1 - (added - 1 - offset) % capacity  # newest logical index in that slot
+
+        def slot_of(logical):
+            return stream * capacity + logical % capacity
+
+        step0 = data["episode_step"][slots]
+        valid = ~data["final"][slots]
+        reward = np.zeros(len(slots), np.float64)
+        discount = np.ones(len(slots), np.float64)
+        active = valid.copy()
+        steps = np.zeros(len(slots), np.int64)
+        for k in range(self.n_step):
+            logical = start + k
+            ready = logical < added
+            current = slot_of(np.where(ready, logical, start))
+            same_episode = ready & (data["episode_step"][current] == step0 + k)
+            valid &= ~active | same_episode
+            active &= same_episode
+            reward += np.where(active, discount * data["reward"][current], 0.0)
+            discount = np.where(active, discount * self.gamma, discount)
+            steps += active
+            discount = np.where(active & data["terminated"][current], 0.0, discount)
+            active &= ~data["episode_end"][current]
+        next_logical = start + steps
+        next_slot = slot_of(np.minimum(next_logical, added - 1))
+        valid &= (next_logical < added) & (data["episode_step"][next_slot] == step0 + steps)
+        valid &= start - np.minimum(step0, self.stack_size - 1) >= oldest
+        return {
+            "observation": self._stacked(stream, start, step0),
+            "action": data["action"][slots].astype(np.int64),
+            "reward": reward.astype(np.float32),
+            "discount": discount.astype(np.float32),
+            "next_observation": self._stacked(stream, next_logical, step0 + steps),
+            "valid": valid,
+        }
+
+    def _stacked(self, stream, logical, episode_step) -> np.ndarray:
+        """Observations at `logical`, rebuilt from frames; zeros before the episode began."""
+        base = stream * self.stream_capacity
+        if self.stack_size == 1:
+            return self._data["frame"][base + logical % self.stream_capacity]
+        frames = []
+        for k in range(self.stack_size - 1, -1, -1):
+            frame = self._data["frame"][base + (logical - k) % self.stream_capacity]
+            inside = (k <= episode_step).reshape(-1, *([1] * (frame.ndim - 1)))
+            frames.append(np.where(inside, frame, 0).astype(frame.dtype))
+        return np.stack(frames, axis=-1)
+
+    def save(self, path: str) -> None:
+        """Writes `path` atomically: a temporary file in the same directory, then a rename."""
+        tmp_path = f"{path}.tmp-{os.getpid()}"
+        extra = {"tree": self._tree.nodes, "max_priority": self._tree.max_priority} if self._tree else {}
+        with open(tmp_path, "wb") as f:
+            np.savez(
+                f, added=self._added, episode_step_now=self._episode_step,
+                rng=json.dumps(self._rng.bit_generator.state), **self._data, **extra,
+            )
+        os.replace(tmp_path, path)
+
+    def load(self, path: str) -> None:
+        with np.load(path) as saved:
+            for field, array in self._data.items():
+                if saved[field].shape != array.shape:
+                    raise ValueError(
+                        f"replay file {path} holds {field} of shape {saved[field].shape}, "
+                        f"expected {array.shape}"
+                    )
+                array[...] = saved[field]
+            self._added[...] = saved["added"]
+            self._episode_step[...] = saved["episode_step_now"]
+            if self._tree:
+                self._tree.nodes[...] = saved["tree"]
+                self._tree.max_priority = float(saved["max_priority"])
+            self._rng.bit_generator.state = json.loads(str(saved["rng"]))
