@@ -1,7 +1,9 @@
-"""Every preset in experiments/ parses with the real flags into a valid run configuration."""
+"""Flags as the entry point parses them: every preset in experiments/ gives a valid run
+configuration, and a bad value is refused with a message naming it and what is allowed."""
 
 import glob
 import os
+import re
 
 import pytest
 
@@ -58,3 +60,19 @@ def test_game_lists_name_envs_that_exist(suite):
 def test_every_preset_file_is_covered():
     covered = {"dqn", "rainbow_lite", "budget_40m_frames", "budget_atari100k"}
     assert {os.path.basename(path)[:-len(".flags")] for path in AGENT_PRESETS} == covered
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--sparsity=-0.1", "sparsity=-0.1 must be in [0, 1)"),
+    ("--width=0", "width=0 must be an integer >= 1"),
+    ("--agent=c52", "unknown agent 'c52'; choose one of dqn, double_dqn, c51"),
+    ("--encoder=resnet", "unknown encoder 'resnet'; choose one of mlp, minatar, nature, impala"),
+    ("--replay_scheme=greedy", "unknown replay scheme 'greedy'; choose one of uniform, prioritized"),
+    ("--num_envs=3", "num_env_steps=50000 must be a multiple of num_envs=3"),
+    ("--n_step=0", "n_step=0 must be >= 1"),
+    ("--v_max=0", "v_max=0.0 must be > 0"),
+])
+def test_bad_flag_values_name_the_value_and_what_is_allowed(flag, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _config(flag)
+
