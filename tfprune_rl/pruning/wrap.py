@@ -1,9 +1,9 @@
 """Wrapping a network's layers in TF-MOT pruning wrappers, and driving their masks.
 
 A wrapper advances its own step on every call with training=True, so the schedule would count
-forward passes, not gradient updates. Networks here call their layers with training=False
-(which still applies `kernel := kernel * mask` before the forward pass) and the training step
-calls `update_masks` once per gradient update with the agent's update counter.
+forward passes, not gradient updates, and re-masks its kernel on every call. Networks here run
+the layers inside the wrappers, and the training step calls `update_masks` once per gradient
+update with the agent's update counter: the only place masks change and kernels are re-masked.
 """
 
 import dataclasses
