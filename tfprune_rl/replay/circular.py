@@ -116,11 +116,14 @@ class ReplayBuffer:
         self._episode_step[stream] += 1
 
     def sample(self, batch_size: int) -> dict[str, np.ndarray]:
-        """A batch of n-step transitions, with `indices` (for `update_priorities`) and `weights`."""
+        """A batch of n-step transitions, with `indices` (for `update_priorities`) and `weights`.
+
+        Slots whose transition is incomplete are drawn again; frames are stacked once, at the end.
+        """
         slots = self._draw(batch_size)
         for _ in range(MAX_RESAMPLE_ROUNDS):
-            batch = self._transitions(slots)
-            invalid = ~batch.pop("valid")
+            walk = self._n_step_walk(slots)
+            invalid = ~walk["valid"]
             if not invalid.any():
                 break
             slots[invalid] = self._draw(int(invalid.sum()))
@@ -128,6 +131,14 @@ class ReplayBuffer:
             raise ValueError(
                 f"replay holds no complete {self.n_step}-step transition yet ({len(self)} steps)"
             )
+        stream, start, step0, steps = walk["stream"], walk["start"], walk["step0"], walk["steps"]
+        batch = {
+            "observation": self._stacked(stream, start, step0),
+            "action": self._data["action"][slots].astype(np.int64),
+            "reward": walk["reward"].astype(np.float32),
+            "discount": walk["discount"].astype(np.float32),
+            "next_observation": self._stacked(stream, start + steps, step0 + steps),
+        }
         if self._tree:
             weights = 1.0 / np.sqrt(self._tree.get(slots) + 1e-10)
             batch["weights"] = (weights / weights.max()).astype(np.float32)
@@ -152,16 +163,17 @@ class ReplayBuffer:
         offset = position - (np.cumsum(filled) - filled)[stream]
         return stream * self.stream_capacity + offset
 
-    def _transitions(self, slots: np.ndarray) -> dict[str, np.ndarray]:
+    def _slot(self, stream, logical):
+        return stream * self.stream_capacity + logical % self.stream_capacity
+
+    def _n_step_walk(self, slots: np.ndarray) -> dict[str, np.ndarray]:
+        """Walks up to n steps forward from each slot in its episode: the return, the discount,
+        the steps taken, and whether every frame the transition needs is still there."""
         data, capacity = self._data, self.stream_capacity
         stream, offset = slots // capacity, slots % capacity
         added = self._added[stream]
         oldest = np.maximum(0, added - capacity)
         start = added - 1 - (added - 1 - offset) % capacity  # newest logical index in that slot
-
-        def slot_of(logical):
-            return stream * capacity + logical % capacity
-
         step0 = data["episode_step"][slots]
         valid = ~data["final"][slots]
         reward = np.zeros(len(slots), np.float64)
@@ -171,7 +183,7 @@ class ReplayBuffer:
         for k in range(self.n_step):
             logical = start + k
             ready = logical < added
-            current = slot_of(np.where(ready, logical, start))
+            current = self._slot(stream, np.where(ready, logical, start))
             same_episode = ready & (data["episode_step"][current] == step0 + k)
             valid &= ~active | same_episode
             active &= same_episode
@@ -181,26 +193,19 @@ class ReplayBuffer:
             discount = np.where(active & data["terminated"][current], 0.0, discount)
             active &= ~data["episode_end"][current]
         next_logical = start + steps
-        next_slot = slot_of(np.minimum(next_logical, added - 1))
+        next_slot = self._slot(stream, np.minimum(next_logical, added - 1))
         valid &= (next_logical < added) & (data["episode_step"][next_slot] == step0 + steps)
         valid &= start - np.minimum(step0, self.stack_size - 1) >= oldest
-        return {
-            "observation": self._stacked(stream, start, step0),
-            "action": data["action"][slots].astype(np.int64),
-            "reward": reward.astype(np.float32),
-            "discount": discount.astype(np.float32),
-            "next_observation": self._stacked(stream, next_logical, step0 + steps),
-            "valid": valid,
-        }
+        return {"valid": valid, "stream": stream, "start": start, "step0": step0, "steps": steps,
+                "reward": reward, "discount": discount}
 
     def _stacked(self, stream, logical, episode_step) -> np.ndarray:
         """Observations at `logical`, rebuilt from frames; zeros before the episode began."""
-        base = stream * self.stream_capacity
         if self.stack_size == 1:
-            return self._data["frame"][base + logical % self.stream_capacity]
+            return self._data["frame"][self._slot(stream, logical)]
         frames = []
         for k in range(self.stack_size - 1, -1, -1):
-            frame = self._data["frame"][base + (logical - k) % self.stream_capacity]
+            frame = self._data["frame"][self._slot(stream, logical - k)]
             inside = (k <= episode_step).reshape(-1, *([1] * (frame.ndim - 1)))
             frames.append(np.where(inside, frame, 0).astype(frame.dtype))
         return np.stack(frames, axis=-1)
