@@ -1,4 +1,4 @@
-"""Running `tfprune-train` as a user does: separate processes, checked exit codes."""
+"""Running the entry points as a user does: separate processes, checked exit codes."""
 
 import json
 import os
@@ -10,10 +10,11 @@ import time
 from conftest import REPO_ROOT
 
 
-def start(*args: str) -> subprocess.Popen:
-    """A training process of its own; one TF thread each, so that two share 2 cores well."""
+def start(*args: str, module: str = "tfprune_rl.train") -> subprocess.Popen:
+    """A process of its own (the trainer unless `module` names another entry point); one TF
+    thread each, so that two share 2 cores well."""
     env = dict(os.environ, TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1")
-    return subprocess.Popen([sys.executable, "-m", "tfprune_rl.train", *args], cwd=REPO_ROOT,
+    return subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO_ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -22,8 +23,8 @@ def wait(process: subprocess.Popen) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return wait(start(*args))
+def run(*args: str, module: str = "tfprune_rl.train") -> subprocess.CompletedProcess:
+    return wait(start(*args, module=module))
 
 
 def finish(process: subprocess.Popen) -> str:

@@ -17,3 +17,19 @@ def cartpole_specs():
     """(time_step_spec, action_spec) of CartPole-v1 as TensorSpecs."""
     observation_spec, action_spec = env_specs(make_gym_env("CartPole-v1"))
     return ts.time_step_spec(observation_spec), action_spec
+
+
+@pytest.fixture(scope="session")
+def default_runs(tmp_path_factory):
+    """The built-in default (double DQN, CartPole-v1, width 4, 95% sparse, seed 0) and its
+    dense twin, trained once through the command line for every module that reads them."""
+    import cli  # imports this module
+
+    root = tmp_path_factory.mktemp("default_runs")
+    runs = {"pruned": str(root / "pruned"), "dense": str(root / "dense")}
+    processes = {
+        "pruned": cli.start(f"--root_dir={runs['pruned']}"),
+        "dense": cli.start(f"--root_dir={runs['dense']}", "--sparsity=0"),
+    }
+    logs = {name: cli.finish(process) for name, process in processes.items()}
+    return runs, logs

@@ -1,94 +1,227 @@
+"""Exports of live pruned networks: actions, zeros in the files, no pruning state, atomicity."""
+
+import json
 import os
+import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from tf_agents.policies import categorical_q_policy, greedy_policy, q_policy
+from tf_agents.policies import py_tf_eager_policy
 from tf_agents.trajectories import time_step as ts
 
-from tfprune_rl import pruning
-from tfprune_rl.export import export_saved_model, saved_kernels
+from tfprune_rl import export, pruning
+from tfprune_rl.envs import random_observations
 from tfprune_rl.networks import QNetwork
 
+METADATA = {"env_id": "CartPole-v1", "agent": "dqn", "width": 4, "target_sparsity": 0.95}
 
-@pytest.fixture(scope="module")
-def pruned_network(cartpole_specs):
+
+def _pruned_network(cartpole_specs, num_atoms, observations, head_scale=1.0):
+    """95% sparse after its schedule, with a head whose greedy action splits `observations` in
+    two: Q(s, 1) = -Q(s, 0) (action 1's weights mirror action 0's, atoms reversed for C51; set
+    before pruning, magnitude masks keep the mirror), and Q(s, 0) = 0 at the median observation.
+
+    A larger `head_scale` makes C51's distributions peaked, as they become in training, so that
+    fewer observations sit on a near-tie between the two actions."""
     time_step_spec, action_spec = cartpole_specs
+    tf.keras.utils.set_random_seed(num_atoms)
     config = pruning.PruningConfig(0.95, 100, "erk", pruning.GradualSchedule(frequency=10))
     network = QNetwork(time_step_spec.observation, action_spec, "mlp", 4, (64, 64),
-                       layer_transform=config.wrap)
-    network.create_variables()
+                       num_atoms=num_atoms, layer_transform=config.wrap)
+    *hidden, head = pruning.strip(network.stack)
+    rng = np.random.default_rng(num_atoms)
+    kernel = (head_scale * rng.normal(size=head.kernel.shape)).astype(np.float32)
+    kernel[:, num_atoms:] = -kernel[:, :num_atoms] if num_atoms == 1 else kernel[:, num_atoms - 1::-1]
+    head.kernel.assign(kernel)
     wrappers = pruning.pruning_wrappers(network.stack)
     for step in range(1, 101):
         pruning.update_masks(wrappers, step)
+    features = observations
+    for layer in hidden:
+        features = layer(features)
+    logits = features.numpy() @ head.kernel.numpy()[:, :num_atoms]
+    support = np.linspace(-1.0, 1.0, num_atoms) if num_atoms > 1 else np.ones(1)
+
+    def median_q(tilt):  # rises with the tilt: bisect for 0
+        tilted = logits + tilt * support
+        if num_atoms == 1:
+            return np.median(tilted)
+        probabilities = np.exp(tilted - tilted.max(axis=1, keepdims=True))
+        return np.median(probabilities @ support / probabilities.sum(axis=1))
+
+    low, high = -1e3, 1e3
+    for _ in range(60):
+        low, high = ((low + high) / 2, high) if median_q((low + high) / 2) < 0 else (low, (low + high) / 2)
+    bias = (low + high) / 2 * support
+    head.bias.assign(np.concatenate([bias, -bias if num_atoms == 1 else bias[::-1]]))
     for wrapper in wrappers:  # as after an optimizer step: pruned entries moved off zero
-        wrapper.layer.kernel.assign_add(tf.fill(wrapper.layer.kernel.shape, 1e-3))
+        kernel = wrapper.layer.kernel
+        kernel.assign_add(rng.normal(0.0, 1e-3, kernel.shape).astype(np.float32))
     return network
 
 
-def test_exported_kernels_hold_the_live_masks_zeros(pruned_network, cartpole_specs, tmp_path):
-    path = str(tmp_path / "saved_model")
-    export_saved_model(pruned_network, cartpole_specs[1], path)
-    kernels = saved_kernels(path)
-    masks = {w.layer.name: w.pruning_vars[0][1].numpy() for w in pruning.pruning_wrappers(pruned_network.stack)}
+@pytest.fixture(scope="module")
+def observations():
+    return random_observations("CartPole-v1", True, 256, seed=0)
+
+
+@pytest.fixture(scope="module", params=[1, 51], ids=["dqn", "c51"])
+def exported(request, cartpole_specs, observations, tmp_path_factory):
+    """A pruned network (scalar or categorical head) and its float export with TFLite."""
+    network = _pruned_network(cartpole_specs, request.param, observations)
+    output_dir = str(tmp_path_factory.mktemp("export") / "export")
+    report = export.export_network(network, *cartpole_specs, output_dir, observations, METADATA,
+                                   train_step=100, v_max=5.0, formats=("saved_model", "tflite"))
+    return network, output_dir, report
+
+
+def _live_actions(network, cartpole_specs, observations):
+    policy = export.greedy_q_policy(network, *cartpole_specs, v_max=5.0)
+    return policy.action(ts.restart(tf.constant(observations), batch_size=len(observations))).action.numpy()
+
+
+def test_saved_model_and_tflite_act_like_the_live_policy(exported, cartpole_specs, observations):
+    network, output_dir, report = exported
+    live = _live_actions(network, cartpole_specs, observations)
+    assert 0.3 < np.mean(live) < 0.7  # the batch exercises both actions
+    saved = tf.saved_model.load(os.path.join(output_dir, "saved_model"))
+    served = saved.signatures["serving_default"](observation=tf.constant(observations))
+    np.testing.assert_array_equal(served["action"].numpy(), live)
+    with open(os.path.join(output_dir, "model.tflite"), "rb") as f:
+        lite = export.run_tflite(f.read(), observations)
+    np.testing.assert_array_equal(lite["action"], live)
+    assert report["tflite"]["action_agreement"] == 1.0
+
+
+def test_categorical_export_serves_logits_probabilities_and_their_mean(exported, observations):
+    network, output_dir, _ = exported
+    saved = tf.saved_model.load(os.path.join(output_dir, "saved_model"))
+    served = saved.signatures["serving_default"](observation=tf.constant(observations))
+    if network.num_atoms == 1:
+        assert sorted(served) == ["action", "q_values"]
+        return
+    assert sorted(served) == ["action", "logits", "probabilities", "q_values"]
+    logits, _ = network(observations)
+    np.testing.assert_allclose(served["logits"].numpy(), logits.numpy(), rtol=1e-5, atol=1e-6)
+    expected_q = np.sum(tf.nn.softmax(logits).numpy() * np.linspace(-5.0, 5.0, 51), axis=-1)
+    np.testing.assert_allclose(served["q_values"].numpy(), expected_q, rtol=1e-5, atol=1e-6)
+
+
+def test_tf_agents_loads_the_export_as_a_policy(exported, cartpole_specs, observations):
+    network, output_dir, _ = exported
+    policy = py_tf_eager_policy.SavedModelPyTFEagerPolicy(
+        os.path.join(output_dir, "saved_model"), load_specs_from_pbtxt=True, batch_time_steps=False)
+    time_steps = ts.restart(observations, batch_size=len(observations))
+    np.testing.assert_array_equal(policy.action(time_steps).action,
+                                  _live_actions(network, cartpole_specs, observations))
+    assert policy.get_train_step() == 100
+    assert policy.get_initial_state(batch_size=3) == ()
+    metadata = policy.get_metadata()
+    assert metadata["env_id"] == b"CartPole-v1" and metadata["width"] == 4
+
+
+def test_exported_zeros_equal_the_live_masks(exported):
+    network, output_dir, report = exported
+    masks = {w.layer.name: w.pruning_vars[0][1].numpy() for w in pruning.pruning_wrappers(network.stack)}
+    kernels = export.saved_kernels(os.path.join(output_dir, "saved_model"))
     assert sorted(kernels) == ["hidden_0", "hidden_1", "q_values"]
     for name, mask in masks.items():
         np.testing.assert_array_equal(kernels[name] == 0, mask == 0)
-    total_zeros = sum(int(np.sum(k == 0)) for k in kernels.values())
-    assert total_zeros / sum(k.size for k in kernels.values()) == pytest.approx(0.95, abs=1e-4)
+        assert report["layer_sparsity"][name] == pytest.approx(np.mean(mask == 0))
+    # TFLite stores dense kernels transposed, [out, in]; compare the zeros of each tensor.
+    lite = [t for t in export.stored_tensors(os.path.join(output_dir, "model.tflite")) if t.is_weight]
+    assert sorted((t.shape[::-1], t.zeros) for t in lite) == sorted(
+        (kernel.shape, int(np.sum(kernel == 0))) for kernel in kernels.values())
+    assert report["tflite"]["sparsity"] == pytest.approx(report["saved_model"]["sparsity"])
+    assert report["saved_model"]["sparsity"] == pytest.approx(0.95, abs=1e-4)
 
 
-def test_export_holds_no_pruning_state(pruned_network, cartpole_specs, tmp_path):
-    path = str(tmp_path / "saved_model")
-    export_saved_model(pruned_network, cartpole_specs[1], path)
-    names = " ".join(name for name, _ in tf.train.list_variables(os.path.join(path, "variables", "variables")))
-    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+def test_export_holds_no_pruning_state(exported):
+    _, output_dir, _ = exported
+    saved_model = os.path.join(output_dir, "saved_model")
+    names = " ".join(name for name, _ in tf.train.list_variables(os.path.join(saved_model, "variables", "variables")))
+    names += " ".join(export.saved_variables(saved_model))
+    with open(os.path.join(saved_model, "saved_model.pb"), "rb") as f:
         graph = f.read()
-    for word in (b"mask", b"threshold", b"pruning_step", b"prune_low_magnitude"):
-        assert word not in graph and word.decode() not in names
+    with open(os.path.join(output_dir, "model.tflite"), "rb") as f:
+        lite = f.read()
+    # TF-MOT's variables are <layer>/mask, <layer>/threshold, <layer>/pruning_step (ops such
+    # as StridedSlice have attributes like begin_mask: those are not pruning state).
+    pruning_state = re.compile(rb"(?<![a-z_])(mask|threshold|pruning_step|prune_low_magnitude)")
+    for content in (graph, lite, names.encode()):
+        assert not pruning_state.search(content)
 
 
-def test_reloaded_model_acts_like_the_live_greedy_policy(pruned_network, cartpole_specs, tmp_path):
-    time_step_spec, action_spec = cartpole_specs
-    path = str(tmp_path / "saved_model")
-    export_saved_model(pruned_network, action_spec, path)
-    observations = np.random.default_rng(0).normal(size=(256, 4)).astype(np.float32)
-    policy = greedy_policy.GreedyPolicy(
-        q_policy.QPolicy(time_step_spec, action_spec, q_network=pruned_network))
-    live = policy.action(ts.restart(observations, batch_size=256)).action.numpy()
-    served = tf.saved_model.load(path).signatures["serving_default"](observation=observations)
-    np.testing.assert_array_equal(served["action"].numpy(), live)
-    assert len(set(live.tolist())) == 2  # the batch exercises both actions
+def test_report_figures_come_from_the_files(exported):
+    _, output_dir, report = exported
+    with open(os.path.join(output_dir, "report.json")) as f:
+        assert json.load(f) == report
+    assert report["metadata"] == {**METADATA, "train_step": 100}
+    kernels = export.saved_kernels(os.path.join(output_dir, "saved_model"))
+    weights = sum(k.size for k in kernels.values())
+    biases = sum(k.shape[-1] for k in kernels.values())
+    assert report["dense_equivalent_bytes"] == 4 * (weights + biases)
+    saved = report["saved_model"]
+    assert saved["bytes"] == export.disk_bytes(os.path.join(output_dir, "saved_model"))
+    assert saved["gzip_bytes"] < saved["bytes"] / 4  # zeros compress
+    assert report["tflite"]["bytes"] == os.path.getsize(os.path.join(output_dir, "model.tflite"))
 
 
-def test_failed_export_leaves_the_previous_one_whole(pruned_network, cartpole_specs, tmp_path, monkeypatch):
-    path = str(tmp_path / "saved_model")
-    export_saved_model(pruned_network, cartpole_specs[1], path)
-    before = sorted(os.listdir(path))
+@pytest.mark.parametrize("quantize", ["dynamic", "int8"])
+@pytest.mark.parametrize("num_atoms", [1, 51], ids=["dqn", "c51"])
+def test_quantized_tflite_agrees_with_the_live_policy_above_its_bound(
+        num_atoms, quantize, cartpole_specs, observations, tmp_path):
+    network = _pruned_network(cartpole_specs, num_atoms, observations, head_scale=5.0)
+    output_dir = str(tmp_path / "export")
+    report = export.export_network(network, *cartpole_specs, output_dir, observations, METADATA,
+                                   train_step=100, v_max=5.0, formats=("tflite",), quantize=quantize)
+    with open(os.path.join(output_dir, "model.tflite"), "rb") as f:
+        lite = export.run_tflite(f.read(), observations)
+    agreement = np.mean(lite["action"] == _live_actions(network, cartpole_specs, observations))
+    assert agreement == report["tflite"]["action_agreement"] >= export.ACTION_AGREEMENT_BOUNDS[quantize]
+    int8_weights = [t for t in export.stored_tensors(os.path.join(output_dir, "model.tflite"))
+                    if t.is_weight and t.dtype == "int8"]
+    assert int8_weights  # weights really are quantized
+    assert report["tflite"]["bytes"] < report["saved_model"]["bytes"]
+
+
+def test_export_below_the_agreement_bound_is_refused_and_writes_nothing(
+        cartpole_specs, observations, tmp_path):
+    """C51 with flat distributions: int8 steps of 1/256 in each probability flip near-ties."""
+    network = _pruned_network(cartpole_specs, 51, observations)
+    with pytest.raises(export.ExportCheckError, match=r"the 'int8'-quantized TFLite model picks "
+                       r"the SavedModel's action on \d+\.\d% of 256 observations, below the 90% allowed"):
+        export.export_network(network, *cartpole_specs, str(tmp_path / "export"), observations,
+                              METADATA, train_step=100, v_max=5.0, formats=("tflite",),
+                              quantize="int8")
+    assert os.listdir(tmp_path) == []
+
+
+def test_failed_export_leaves_the_previous_one_whole(cartpole_specs, observations, tmp_path, monkeypatch):
+    network = _pruned_network(cartpole_specs, 1, observations)
+    output_dir = str(tmp_path / "export")
+    export.export_network(network, *cartpole_specs, output_dir, observations, METADATA, 100)
+    before = {path: os.path.getmtime(os.path.join(output_dir, path))
+              for path in ("report.json", "saved_model/saved_model.pb")}
 
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(tf.saved_model, "save", crash)
+    monkeypatch.setattr("tfprune_rl.export.run_export.convert_to_tflite", crash)
     with pytest.raises(OSError, match="disk full"):
-        export_saved_model(pruned_network, cartpole_specs[1], path)
-    assert sorted(os.listdir(path)) == before
-    assert saved_kernels(path)
+        export.export_network(network, *cartpole_specs, output_dir, observations, METADATA, 200,
+                              formats=("saved_model", "tflite"))
+    assert sorted(os.listdir(tmp_path)) == ["export"]  # no temporary directory left
+    assert {path: os.path.getmtime(os.path.join(output_dir, path)) for path in before} == before
+    assert not os.path.exists(os.path.join(output_dir, "model.tflite"))
 
 
-def test_categorical_export_serves_the_mean_of_each_distribution(cartpole_specs, tmp_path):
-    time_step_spec, action_spec = cartpole_specs
-    network = QNetwork(time_step_spec.observation, action_spec, "mlp", 1, (32,), num_atoms=51)
-    network.create_variables()
-    path = str(tmp_path / "saved_model")
-    export_saved_model(network, action_spec, path, v_max=5.0)
-    observations = np.random.default_rng(1).normal(size=(64, 4)).astype(np.float32)
-    logits, _ = network(observations)
-    support = np.linspace(-5.0, 5.0, 51)
-    expected = np.sum(tf.nn.softmax(logits).numpy() * support, axis=-1)
-    served = tf.saved_model.load(path).signatures["serving_default"](observation=observations)
-    np.testing.assert_allclose(served["q_values"].numpy(), expected, rtol=1e-5, atol=1e-6)
-    policy = greedy_policy.GreedyPolicy(categorical_q_policy.CategoricalQPolicy(
-        time_step_spec, action_spec, network, -5.0, 5.0))
-    live = policy.action(ts.restart(observations, batch_size=64)).action.numpy()
-    np.testing.assert_array_equal(served["action"].numpy(), live)
+@pytest.mark.parametrize("formats, quantize, message", [
+    (("onnx",), "none", "unsupported format onnx; choose from saved_model, tflite"),
+    (("saved_model",), "fp16", "unsupported quantization 'fp16'; choose one of none, dynamic, int8"),
+    (("saved_model",), "int8", "quantization 'int8' applies to the tflite format only"),
+])
+def test_bad_export_options_are_refused(formats, quantize, message):
+    with pytest.raises(ValueError, match=message):
+        export.check_export_options(formats, quantize)

@@ -31,16 +31,15 @@ LEARNED_OVER_RANDOM = 4.0
 @pytest.fixture(scope="module")
 def minatar_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("minatar")
-    processes = {
-        name: cli.start(f"--root_dir={root / name}", *MINATAR_BUDGET, *flags)
-        for name, flags in AGENT_FLAGS.items()
-    }
-    for process in processes.values():
-        cli.finish(process)
     random_root = root / "random"
-    cli.finish(cli.start(f"--root_dir={random_root}", *MINATAR_BUDGET, "--agent=dqn",
-                         "--num_env_steps=2002", "--learning_starts=2000", "--sparsity=0",
-                         *RANDOM_POLICY))
+    processes = [
+        cli.start(f"--root_dir={root / name}", *MINATAR_BUDGET, *flags)
+        for name, flags in AGENT_FLAGS.items()
+    ] + [cli.start(f"--root_dir={random_root}", *MINATAR_BUDGET, "--agent=dqn",
+                   "--num_env_steps=2002", "--learning_starts=2000", "--sparsity=0",
+                   *RANDOM_POLICY)]
+    for process in processes:
+        cli.finish(process)
     runs = {name: cli.metrics(root / name) for name in AGENT_FLAGS}
     return runs, cli.metrics(random_root)["eval_return_mean"]
 
@@ -55,9 +54,9 @@ def test_pruned_agent_learns_minatar_breakout(minatar_runs, agent):
 
 
 ATARI = ["--env=ALE/Pong-v5", "--encoder=nature", "--width=1", "--agent=c51", "--n_step=3",
-         "--replay_scheme=prioritized", "--num_env_steps=3000", "--learning_starts=500",
+         "--replay_scheme=prioritized", "--num_env_steps=2000", "--learning_starts=500",
          "--update_period=4", "--batch_size=16", "--replay_capacity=2000",
-         "--pruning_frequency=25", "--checkpoint_interval=1000", "--eval_interval=3000",
+         "--pruning_frequency=25", "--checkpoint_interval=1000", "--eval_interval=2000",
          "--eval_episodes=1", "--log_interval=1000"]
 
 
@@ -72,7 +71,7 @@ def test_atari_run_trains_checkpoints_resumes_and_exports(tmp_path):
     output = cli.finish(cli.start(f"--root_dir={root_dir}", *ATARI))
     assert "resumed from env step 1,000" in output
     final = cli.metrics(root_dir)
-    assert final["env_steps"] == 3000 and final["train_steps"] == (3000 - 500) // 4
+    assert final["env_steps"] == 2000 and final["train_steps"] == (2000 - 500) // 4
     assert final["sparsity"] == pytest.approx(0.95, abs=1e-3)
     kernels = saved_kernels(os.path.join(root_dir, "export", "saved_model"))
     assert sorted(kernels) == ["conv_0", "conv_1", "conv_2", "dense_0", "q_values"]

@@ -1,26 +1,31 @@
-"""Flags as the entry point parses them: every preset in experiments/ gives a valid run
-configuration, and a bad value is refused with a message naming it and what is allowed."""
+"""Flags as the entry points parse them: every preset in experiments/ gives a valid run
+configuration, a run reads back from its flags.txt, and a bad value is refused with a message
+naming it and what is allowed."""
 
+import dataclasses
 import glob
 import os
 import re
 
 import pytest
+from absl import flags
 
 from conftest import REPO_ROOT
-from tfprune_rl import train
+from tfprune_rl.entry_points import (
+    config_from_flags, define_run_flags, load_run_config, run_flag_values,
+)
 from tfprune_rl.envs import make_gym_env
+from tfprune_rl.training.run_dir import claim_run_dir
 
 EXPERIMENTS = os.path.join(REPO_ROOT, "experiments")
 AGENT_PRESETS = sorted(glob.glob(os.path.join(EXPERIMENTS, "*", "*.flags")))
 
 
 def _config(*args):
-    train.FLAGS(["tfprune-train", *args])
-    try:
-        return train.config_from_flags()
-    finally:
-        train.FLAGS.unparse_flags()
+    values = flags.FlagValues()
+    define_run_flags(values)
+    values(["tfprune-train", *args])
+    return config_from_flags(values)
 
 
 @pytest.mark.parametrize("agent", ["dqn", "rainbow_lite"])
@@ -76,3 +81,15 @@ def test_bad_flag_values_name_the_value_and_what_is_allowed(flag, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         _config(flag)
 
+
+
+def test_a_moved_run_reads_back_from_its_flags_txt(tmp_path):
+    values = flags.FlagValues()
+    names = define_run_flags(values)
+    values(["tfprune-train", f"--root_dir={tmp_path / 'run'}", "--agent=c51", "--nosticky_actions",
+            "--hidden_units=32,16", "--sparsity=0.9", "--pruning_start=0.1", "--v_max=5"])
+    config = config_from_flags(values)
+    claim_run_dir(config.root_dir, run_flag_values(values, names))
+    os.rename(tmp_path / "run", tmp_path / "moved")
+    moved = str(tmp_path / "moved")
+    assert load_run_config(moved) == dataclasses.replace(config, root_dir=moved)

@@ -19,19 +19,6 @@ TINY = ["--num_env_steps=4000", "--learning_starts=500", "--pruning_frequency=10
         "--eval_episodes=2", "--width=2"]
 
 
-@pytest.fixture(scope="module")
-def default_runs(tmp_path_factory):
-    """The built-in default (DQN, CartPole-v1, width 4, 95% sparse, seed 0) and its dense twin."""
-    root = tmp_path_factory.mktemp("default_runs")
-    runs = {"pruned": str(root / "pruned"), "dense": str(root / "dense")}
-    processes = {
-        "pruned": cli.start(f"--root_dir={runs['pruned']}"),
-        "dense": cli.start(f"--root_dir={runs['dense']}", "--sparsity=0"),
-    }
-    logs = {name: cli.finish(process) for name, process in processes.items()}
-    return runs, logs
-
-
 def _scalars(root_dir, tag) -> list[float]:
     values = []
     for path in sorted(glob.glob(os.path.join(root_dir, "tensorboard", "events.*"))):
@@ -117,18 +104,23 @@ def test_same_seed_gives_the_same_network(tmp_path):
         np.testing.assert_array_equal(kernel, second[name])
 
 
-@pytest.mark.parametrize("flag, message", [  # more bad values: tests/test_presets.py
-    ("--env=Nope-v9", "unknown env 'Nope-v9'"),
-    ("--sparsity=1.0", "sparsity=1.0 must be in [0, 1)"),
-    ("--width=zero", "flag --width=zero: invalid literal for int()"),
-])
-def test_bad_input_is_one_clear_line_and_writes_nothing(tmp_path, flag, message):
-    root_dir = tmp_path / "run"
-    result = cli.run(f"--root_dir={root_dir}", flag)
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith(f"tfprune-train: error: {message}")
-    assert result.stdout == ""
-    assert not root_dir.exists()
+BAD_INPUT = {  # more bad values: tests/test_presets.py
+    "--env=Nope-v9": "unknown env 'Nope-v9'",
+    "--sparsity=1.0": "sparsity=1.0 must be in [0, 1)",
+    "--width=zero": "flag --width=zero: invalid literal for int()",
+}
+
+
+def test_bad_input_is_one_clear_line_and_writes_nothing(tmp_path):
+    processes = {flag: cli.start(f"--root_dir={tmp_path / str(index)}", flag)
+                 for index, flag in enumerate(BAD_INPUT)}
+    for flag, process in processes.items():
+        result = cli.wait(process)
+        assert result.returncode == 1
+        last_line = result.stderr.strip().splitlines()[-1]
+        assert last_line.startswith(f"tfprune-train: error: {BAD_INPUT[flag]}"), last_line
+        assert result.stdout == ""
+    assert os.listdir(tmp_path) == []
 
 
 def test_existing_run_with_different_flags_is_refused_untouched(default_runs, tmp_path):

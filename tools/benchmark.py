@@ -1,6 +1,6 @@
-"""Throughput of the training loop, dense vs 95% pruned, and replay memory per transition.
+"""Throughput of the training loop and export sizes, dense vs 95% pruned; replay memory.
 
-    python tools/benchmark.py [--output=benchmark.json] [--only=minatar,nature1,nature3]
+    python tools/benchmark.py [--output=benchmark.json] [--only=minatar,nature1,nature3,export]
 
 Each setting trains dense and 95% pruned in fresh processes with the same seed and flags,
 alternating (dense, pruned, dense, pruned, ...) for --repeats rounds; each variant keeps its
@@ -10,6 +10,10 @@ warm-up): env steps/s of the whole loop and gradient updates/s. The loop times i
 stepping, replay, train step, other) with perf_counter between progress lines; the report
 gives each phase's share of that interval. Ratios are pruned/dense, measured in one run of
 this script, so machine load affects both sides alike.
+
+`export` exports a Nature CNN of width 3 on Pong's observations dense and 95% pruned (ERK,
+masks from the initial weights' magnitudes at the end of the schedule) with
+`tfprune_rl.export.export_network`, and compares the SavedModel and TFLite sizes, raw and gzipped.
 """
 
 import argparse
@@ -24,7 +28,13 @@ import numpy as np
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
+from tfprune_rl import pruning  # noqa: E402  (selects Keras 2 before TensorFlow loads)
+from tfprune_rl.envs import env_specs, make_gym_env, random_observations  # noqa: E402
+from tfprune_rl.export import export_network  # noqa: E402
 from tfprune_rl.replay import ReplayBuffer  # noqa: E402
+from tfprune_rl.training import TrainConfig  # noqa: E402
+from tfprune_rl.training.build import build_q_network  # noqa: E402
+from tf_agents.trajectories import time_step as ts  # noqa: E402
 
 # The paper's DQN settings (batch 32, an update every 4 steps), shortened to a steady interval.
 COMMON = ["--agent=dqn", "--batch_size=32", "--update_period=4", "--pruning_frequency=50",
@@ -76,23 +86,61 @@ def _replay_bytes() -> dict:
     }
 
 
+def _export_sizes(tmp: str) -> dict:
+    """Export sizes of a Nature CNN, width 3, dense and 95% pruned; gzip ratios dense/pruned."""
+    env_id = "ALE/Pong-v5"
+    env = make_gym_env(env_id)
+    observation_spec, action_spec = env_specs(env)
+    env.close()
+    observations = random_observations(env_id, True, 64, seed=0)
+    sizes = {}
+    for variant, sparsity in (("dense", 0.0), ("pruned", 0.95)):
+        # Masks update every step, so step 80 of 100 (the schedule's end) holds the final sparsity.
+        config = TrainConfig(root_dir=tmp, env_id=env_id, agent="dqn", encoder="nature", width=3,
+                             sparsity=sparsity, num_env_steps=100, learning_starts=0,
+                             schedule=pruning.GradualSchedule(frequency=1))
+        q_network = build_q_network(config, observation_spec, action_spec)
+        pruning.update_masks(pruning.pruning_wrappers(q_network.stack), 80)
+        report = export_network(
+            q_network, ts.time_step_spec(observation_spec), action_spec,
+            os.path.join(tmp, f"export-{variant}"), observations, {"variant": variant},
+            train_step=0, formats=("saved_model", "tflite"))
+        sizes[variant] = {key: report[key] for key in ("parameters", "dense_equivalent_bytes")}
+        sizes[variant].update({f"{form}_{key}": report[form][key]
+                               for form in ("saved_model", "tflite")
+                               for key in ("bytes", "gzip_bytes", "sparsity")})
+        print(f"export   {variant:6s} sparsity {sizes[variant]['saved_model_sparsity']:.4f}: "
+              f"SavedModel {sizes[variant]['saved_model_bytes']:,} bytes, "
+              f"{sizes[variant]['saved_model_gzip_bytes']:,} gzipped; TFLite "
+              f"{sizes[variant]['tflite_bytes']:,} bytes, {sizes[variant]['tflite_gzip_bytes']:,} "
+              "gzipped", flush=True)
+    for form in ("saved_model", "tflite"):
+        ratio = sizes["dense"][f"{form}_gzip_bytes"] / sizes["pruned"][f"{form}_gzip_bytes"]
+        sizes[f"{form}_gzip_dense_over_pruned"] = ratio
+        print(f"export   {form} gzipped, dense/pruned: {ratio:.1f}x")
+    return sizes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="benchmark.json")
-    parser.add_argument("--only", default=",".join(SETTINGS),
-                        help=f"comma-separated subset of {', '.join(SETTINGS)}")
+    parser.add_argument("--only", default=",".join([*SETTINGS, "export"]),
+                        help=f"comma-separated subset of {', '.join(SETTINGS)}, export")
     parser.add_argument("--repeats", type=int, default=2, help="rounds of dense + pruned")
     args = parser.parse_args()
     names = args.only.split(",")
-    unknown = sorted(set(names) - set(SETTINGS))
+    unknown = sorted(set(names) - {*SETTINGS, "export"})
     if unknown:
-        sys.exit(f"benchmark: error: unknown setting(s) {unknown}; choose from {sorted(SETTINGS)}")
+        sys.exit(f"benchmark: error: unknown setting(s) {unknown}; choose from "
+                 f"{', '.join([*SETTINGS, 'export'])}")
     if args.repeats < 1:
         sys.exit(f"benchmark: error: --repeats={args.repeats} must be >= 1")
 
     report = {"settings": {}, "replay_bytes_per_transition_1M_atari": _replay_bytes()}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in names:
+        if "export" in names:
+            report["export_nature_width3"] = _export_sizes(tmp)
+        for name in (name for name in names if name in SETTINGS):
             rows = {}
             for round_ in range(args.repeats):
                 for variant, sparsity in (("dense", "0"), ("pruned", "0.95")):

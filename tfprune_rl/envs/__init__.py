@@ -1,7 +1,8 @@
 """Environments: gymnasium ids (Atari, MinAtar, classic control), single or vectorised."""
 
 from tfprune_rl.envs.factory import (
-    ENV_EXAMPLES, env_specs, frame_stack_size, make_gym_env, make_vector_env,
+    ENV_EXAMPLES, env_specs, frame_stack_size, make_gym_env, make_vector_env, random_observations,
 )
 
-__all__ = ["ENV_EXAMPLES", "env_specs", "frame_stack_size", "make_gym_env", "make_vector_env"]
+__all__ = ["ENV_EXAMPLES", "env_specs", "frame_stack_size", "make_gym_env", "make_vector_env",
+           "random_observations"]

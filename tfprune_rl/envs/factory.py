@@ -67,3 +67,19 @@ def env_specs(env: gym.Env) -> tuple[tensor_spec.BoundedTensorSpec, tensor_spec.
         maximum=np.int64(actions.start + actions.n - 1), name="action",
     )
     return observation_spec, action_spec
+
+
+def random_observations(env_id: str, sticky_actions: bool, count: int, seed: int) -> np.ndarray:
+    """`count` observations of a uniformly random policy, episodes restarted as they end:
+    real inputs to check an exported model on and to calibrate its quantization."""
+    env = make_gym_env(env_id, sticky_actions)
+    env.action_space.seed(seed)
+    observation, _ = env.reset(seed=seed)
+    observations = []
+    for _ in range(count):
+        observations.append(observation)
+        observation, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            observation, _ = env.reset()
+    env.close()
+    return np.stack(observations)

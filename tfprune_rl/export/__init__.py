@@ -1,5 +1,24 @@
-"""Exporting pruned networks for serving."""
+"""Exporting pruned networks for serving: stripped SavedModels, TFLite, and what the files hold."""
 
-from tfprune_rl.export.saved_model import export_saved_model, saved_kernels, stripped_copy
+from tfprune_rl.export.contents import (
+    StoredTensor, disk_bytes, gzip_bytes, saved_kernels, saved_variables, stored_tensors,
+    weight_sparsity,
+)
+from tfprune_rl.export.run_export import (
+    FORMATS, REPORT_FILE, SAVED_MODEL, TFLITE_FILE, ExportCheckError, check_export_options,
+    export_network,
+)
+from tfprune_rl.export.saved_model import (
+    greedy_q_policy, serving_function, stripped_copy, write_saved_model,
+)
+from tfprune_rl.export.tflite import (
+    ACTION_AGREEMENT_BOUNDS, QUANTIZATIONS, convert_to_tflite, run_tflite,
+)
 
-__all__ = ["export_saved_model", "saved_kernels", "stripped_copy"]
+__all__ = [
+    "ACTION_AGREEMENT_BOUNDS", "ExportCheckError", "FORMATS", "QUANTIZATIONS", "REPORT_FILE",
+    "SAVED_MODEL", "StoredTensor", "TFLITE_FILE", "check_export_options", "convert_to_tflite",
+    "disk_bytes", "export_network", "greedy_q_policy", "gzip_bytes", "run_tflite",
+    "saved_kernels", "saved_variables", "serving_function", "stored_tensors", "stripped_copy",
+    "weight_sparsity", "write_saved_model",
+]

@@ -1,40 +1,20 @@
-"""Stripped, sparse SavedModels of a Q-network, and sparsity read back from the files.
+"""Stripped, sparse SavedModels of a Q-network, for TF Serving and for TF-Agents.
 
 TF-MOT's `strip_pruning` only takes a `keras.Model`, so a TF-Agents network is stripped layer
 by layer: re-mask (the optimizer moves pruned entries after each forward pass), copy the inner
 layers' weights into a plain network of the same architecture, save that.
+
+The SavedModel is what TF-Agents' `PolicySaver` writes for the greedy policy (signatures
+`action`, `get_initial_state`, `get_train_step`, `get_metadata`, and policy_specs.pbtxt), plus
+a `serving_default` signature: observations -> `q_values`, `action` (and `logits`,
+`probabilities` for a categorical head).
 """
 
-import os
-import shutil
-
-import numpy as np
 import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2, trackable_object_graph_pb2
+from tf_agents.policies import categorical_q_policy, greedy_policy, policy_saver, q_policy
 
 from tfprune_rl.networks import QNetwork
 from tfprune_rl.pruning import apply_masks, pruning_wrappers, strip
-
-
-class _QServing(tf.Module):
-    def __init__(self, q_network: QNetwork, observation_spec, action_minimum: int, v_max: float):
-        super().__init__(name="q_serving")
-        self.q_network = q_network
-        self._action_minimum = action_minimum
-        self._support = tf.linspace(-v_max, v_max, q_network.num_atoms)
-        self.serve = tf.function(
-            self._serve,
-            input_signature=[
-                tf.TensorSpec((None, *observation_spec.shape), observation_spec.dtype, "observation")
-            ],
-        )
-
-    def _serve(self, observation):
-        q_values, _ = self.q_network(observation)
-        if self.q_network.num_atoms > 1:  # C51: the mean of each action's return distribution
-            q_values = tf.reduce_sum(tf.nn.softmax(q_values) * self._support, axis=-1)
-        action = tf.argmax(q_values, axis=-1, output_type=tf.int64) + self._action_minimum
-        return {"q_values": q_values, "action": action}
 
 
 def stripped_copy(q_network: QNetwork) -> QNetwork:
@@ -47,39 +27,64 @@ def stripped_copy(q_network: QNetwork) -> QNetwork:
     return plain
 
 
-def export_saved_model(q_network: QNetwork, action_spec, path: str, v_max: float = 10.0) -> None:
-    """Writes `path` whole or not at all: saved to a temporary directory, then renamed.
+def serving_function(q_network: QNetwork, action_spec, v_max: float):
+    """observations -> {q_values, action[, logits, probabilities]}, batch of any size.
 
-    `v_max` bounds a categorical network's support [-v_max, v_max]; scalar heads ignore it.
+    A categorical head's Q-values are the means of its return distributions on the support
+    [-v_max, v_max], as TF-Agents' `CategoricalQPolicy` computes them.
     """
-    module = _QServing(stripped_copy(q_network), q_network.input_tensor_spec,
-                       int(action_spec.minimum), v_max)
-    tmp_path, old_path = f"{path}.tmp-{os.getpid()}", f"{path}.old-{os.getpid()}"
-    shutil.rmtree(tmp_path, ignore_errors=True)
-    tf.saved_model.save(module, tmp_path, signatures={"serving_default": module.serve})
-    if os.path.exists(path):
-        os.rename(path, old_path)
-    os.rename(tmp_path, path)
-    shutil.rmtree(old_path, ignore_errors=True)
+    observation_spec = q_network.input_tensor_spec
+    support = tf.linspace(-v_max, v_max, q_network.num_atoms)
+    action_minimum = int(action_spec.minimum)
+
+    @tf.function(input_signature=[
+        tf.TensorSpec((None, *observation_spec.shape), observation_spec.dtype, "observation")])
+    def serve(observation):
+        outputs, _ = q_network(observation)
+        served = {}
+        q_values = outputs
+        if q_network.num_atoms > 1:
+            probabilities = tf.nn.softmax(outputs)
+            q_values = tf.reduce_sum(probabilities * support, axis=-1)
+            served = {"logits": outputs, "probabilities": probabilities}
+        action = tf.argmax(q_values, axis=-1, output_type=tf.int64) + action_minimum
+        return {"q_values": q_values, "action": action, **served}
+
+    return serve
 
 
-def saved_kernels(path: str) -> dict[str, np.ndarray]:
-    """Every kernel in a SavedModel, read from its files and keyed by layer name.
+def greedy_q_policy(q_network: QNetwork, time_step_spec, action_spec, v_max: float):
+    """The greedy policy TF-Agents' DQN (or C51) agent evaluates with, on `q_network`."""
+    if q_network.num_atoms > 1:
+        policy = categorical_q_policy.CategoricalQPolicy(
+            time_step_spec, action_spec, q_network, min_q_value=-v_max, max_q_value=v_max)
+    else:
+        policy = q_policy.QPolicy(time_step_spec, action_spec, q_network=q_network)
+    return greedy_policy.GreedyPolicy(policy)
 
-    Names come from the SavedModel's object graph, values from its variables checkpoint;
-    the two object graphs share node ids.
+
+def write_saved_model(
+    q_network: QNetwork, time_step_spec, action_spec, path: str, train_step: int,
+    metadata: dict, v_max: float = 10.0,
+) -> None:
+    """Saves the stripped network's greedy policy and serving signature to `path`.
+
+    `metadata` (strings and numbers) is served by `get_metadata`; `train_step` by
+    `get_train_step`.
     """
-    saved_model = saved_model_pb2.SavedModel()
-    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
-        saved_model.ParseFromString(f.read())
-    reader = tf.train.load_checkpoint(os.path.join(path, "variables", "variables"))
-    checkpoint_graph = trackable_object_graph_pb2.TrackableObjectGraph()
-    checkpoint_graph.ParseFromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
-    kernels = {}
-    nodes = saved_model.meta_graphs[0].object_graph_def.nodes
-    for node, checkpoint_node in zip(nodes, checkpoint_graph.nodes):
-        name = node.variable.name if node.WhichOneof("kind") == "variable" else ""
-        if name.endswith("/kernel"):
-            key = checkpoint_node.attributes[0].checkpoint_key
-            kernels[name[: -len("/kernel")]] = reader.get_tensor(key)
-    return kernels
+    plain = stripped_copy(q_network)
+    saver = policy_saver.PolicySaver(
+        greedy_q_policy(plain, time_step_spec, action_spec, v_max),
+        train_step=tf.Variable(train_step, dtype=tf.int64, name="train_step"),
+        metadata={key: _constant_variable(key, value) for key, value in metadata.items()},
+    )
+    serve = serving_function(plain, action_spec, v_max)
+    saver.register_concrete_function("serve", serve)
+    # PolicySaver has no way to add a signature but its own dict, which `signatures` returns.
+    saver.signatures["serving_default"] = serve.get_concrete_function()
+    saver.save(path)
+
+
+def _constant_variable(name: str, value) -> tf.Variable:
+    dtype = {str: tf.string, bool: tf.bool, int: tf.int64, float: tf.float64}[type(value)]
+    return tf.Variable(value, dtype=dtype, trainable=False, name=name)

@@ -12,11 +12,16 @@ from tf_agents.policies import epsilon_greedy_policy
 from tf_agents.trajectories import policy_step, time_step as ts, trajectory
 
 from tfprune_rl import pruning
-from tfprune_rl.agents import create_agent, linearly_decaying_epsilon, num_atoms, per_example_loss
-from tfprune_rl.envs import env_specs, frame_stack_size, make_gym_env, make_vector_env
-from tfprune_rl.export import export_saved_model, saved_kernels
+from tfprune_rl.agents import per_example_loss
+from tfprune_rl.envs import (
+    env_specs, frame_stack_size, make_gym_env, make_vector_env, random_observations,
+)
+from tfprune_rl.export import SAVED_MODEL, export_network, saved_kernels
 from tfprune_rl.networks import QNetwork
 from tfprune_rl.replay import ReplayBuffer
+from tfprune_rl.training.build import (
+    build_agent, build_q_network, collect_epsilon, export_metadata,
+)
 from tfprune_rl.training.checkpoints import RunCheckpoints
 from tfprune_rl.training.config import TrainConfig, updates_between
 from tfprune_rl.training.evaluation import evaluate
@@ -24,6 +29,7 @@ from tfprune_rl.training.timing import PhaseTimer
 
 EVAL_SEED_OFFSET = 10_000
 RECENT_EPISODES = 10
+EXPORT_CHECK_OBSERVATIONS = 256
 
 
 def as_transition(batch: dict[str, tf.Tensor]) -> trajectory.Transition:
@@ -55,26 +61,10 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
     observation_spec, action_spec = env_specs(eval_env)
     time_step_spec = ts.time_step_spec(observation_spec)
 
-    layer_transform = None
-    if config.sparsity > 0:
-        layer_transform = pruning.PruningConfig(
-            config.sparsity, config.total_updates, config.distribution, config.schedule
-        ).wrap
-    q_network = QNetwork(
-        observation_spec, action_spec, config.encoder, config.width, config.hidden_units,
-        num_atoms(config.agent), layer_transform,
-    )
+    q_network = build_q_network(config, observation_spec, action_spec)
     env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
-
-    def epsilon():
-        return linearly_decaying_epsilon(
-            env_steps, config.learning_starts, config.epsilon_decay_steps, config.epsilon_final
-        )
-
-    agent = create_agent(
-        config.agent, time_step_spec, action_spec, q_network, config.hparams, epsilon,
-        train_step_counter=tf.Variable(0, dtype=tf.int64, name="train_steps"),
-    )
+    epsilon = collect_epsilon(config, env_steps)
+    agent = build_agent(config, time_step_spec, action_spec, q_network, epsilon)
     wrappers = pruning.pruning_wrappers(q_network.stack)
 
     @tf.function(jit_compile=True)  # XLA fuses the many small ops: 1.5-2x faster on a CPU
@@ -191,13 +181,19 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
         returns = evaluate_and_log(step)
     envs.close()
 
-    export_dir = os.path.join(config.root_dir, "export", "saved_model")
-    export_saved_model(q_network, action_spec, export_dir, config.hparams.v_max)
-    metrics = _final_metrics(config, returns, export_dir, step, int(agent.train_step_counter),
+    export_dir = os.path.join(config.root_dir, "export")
+    export_network(
+        q_network, time_step_spec, action_spec, export_dir,
+        random_observations(config.env_id, config.sticky_actions, EXPORT_CHECK_OBSERVATIONS,
+                            config.seed + EVAL_SEED_OFFSET),
+        export_metadata(config, step), int(agent.train_step_counter), config.hparams.v_max,
+    )
+    saved_model_dir = os.path.join(export_dir, SAVED_MODEL)
+    metrics = _final_metrics(config, returns, saved_model_dir, step, int(agent.train_step_counter),
                              float(wall_time.numpy()), throughput, replay)
     _write_json_atomically(metrics_path, metrics)
     log(f"done: eval return {metrics['eval_return_mean']:.1f}, "
-        f"sparsity {metrics['sparsity']:.4f} (read from {export_dir})")
+        f"sparsity {metrics['sparsity']:.4f} (read from {saved_model_dir})")
     return metrics
 
 

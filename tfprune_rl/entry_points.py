@@ -1,0 +1,197 @@
+"""What the command-line entry points share: the flags that define a training run, and flag
+parsing that fails in one line.
+
+`tfprune-train` parses the run flags from its command line; `tfprune-export` parses a run's
+flags.txt with the same definitions, so both get the same defaults and the same validation.
+"""
+
+import functools
+import os
+import sys
+
+from absl import app, flags
+
+from tfprune_rl.agents import AGENTS, DqnHyperparams
+from tfprune_rl.envs import ENV_EXAMPLES
+from tfprune_rl.networks import ENCODERS
+from tfprune_rl.pruning import DISTRIBUTIONS, GradualSchedule
+from tfprune_rl.replay import REPLAY_SCHEMES
+from tfprune_rl.training import TrainConfig
+
+DEFAULTS = TrainConfig(root_dir="runs/default")
+
+
+def define_run_flags(flag_values: flags.FlagValues) -> tuple[str, ...]:
+    """Defines `root_dir` and the run-defining flags on `flag_values`; returns the latter's names
+    (recorded in flags.txt and compared when a run directory is reused)."""
+    define_string = functools.partial(flags.DEFINE_string, flag_values=flag_values)
+    define_bool = functools.partial(flags.DEFINE_bool, flag_values=flag_values)
+    define_integer = functools.partial(flags.DEFINE_integer, flag_values=flag_values)
+    define_float = functools.partial(flags.DEFINE_float, flag_values=flag_values)
+    define_list = functools.partial(flags.DEFINE_list, flag_values=flag_values)
+    define_string(
+        "root_dir", DEFAULTS.root_dir, "Run directory: flags.txt, tensorboard/, checkpoints/, "
+        "export/, metrics.json. Re-running with the same flags resumes.")
+
+    run_defining = (
+        define_string("env", DEFAULTS.env_id, f"Environment: {ENV_EXAMPLES}. Atari gets the "
+            "paper's preprocessing (sticky actions, frame skip 4, 84x84x4)."),
+        define_bool("sticky_actions", DEFAULTS.sticky_actions, "Atari sticky actions (0.25). "
+            "Paper: on; --nosticky_actions is the Atari 100k setting."),
+        define_integer("num_envs", DEFAULTS.num_envs, "Envs collecting in parallel (more than "
+            "one runs them in subprocesses); each step of all counts num_envs."),
+        define_string("agent", DEFAULTS.agent, f"One of: {', '.join(AGENTS)} (paper: dqn; "
+            "c51 with --n_step=3 --replay_scheme=prioritized is its Rainbow-lite)."),
+        define_string("encoder", DEFAULTS.encoder, f"One of: {', '.join(ENCODERS)}. Paper, "
+            "Atari: nature and impala."),
+        define_integer("seed", DEFAULTS.seed,
+            "Seeds TensorFlow, NumPy, the env and the replay buffer."),
+        define_integer("width", DEFAULTS.width,
+            "Multiplies every hidden layer (the paper's width scaling)."),
+        define_list("hidden_units", [str(u) for u in DEFAULTS.hidden_units],
+            "Hidden layer sizes of the mlp encoder at width 1."),
+        define_float("sparsity", DEFAULTS.sparsity, "Final fraction of zero kernel weights, "
+            "in [0, 1); 0 trains a plain dense network. Paper: 0.95."),
+        define_string("sparsity_distribution", DEFAULTS.distribution,
+            f"One of: {', '.join(DISTRIBUTIONS)}. Paper (JaxPruner config): erk."),
+        define_float("pruning_start", DEFAULTS.schedule.start,
+            "Fraction of gradient updates at which pruning starts. Paper: 0.2."),
+        define_float("pruning_end", DEFAULTS.schedule.end, "Fraction of gradient updates at "
+            "which the final sparsity is reached. Paper: 0.8."),
+        define_integer("pruning_power", DEFAULTS.schedule.power,
+            "Exponent of the polynomial schedule. Paper: 3."),
+        define_integer("pruning_frequency", DEFAULTS.schedule.frequency,
+            "Gradient updates between mask updates. Paper (JaxPruner config): 1000."),
+        define_integer("num_env_steps", DEFAULTS.num_env_steps,
+            "Agent steps in the environment."),
+        define_integer("learning_starts", DEFAULTS.learning_starts,
+            "Random-action steps before the first update (paper, Atari: 20k)."),
+        define_integer("update_period", DEFAULTS.update_period,
+            "Env steps per gradient update (paper, Atari: 4)."),
+        define_integer("n_step", DEFAULTS.n_step, "Steps per return "
+            "(paper, Atari: 1 for DQN, 3 for Rainbow-lite)."),
+        define_string("replay_scheme", DEFAULTS.replay_scheme, f"One of: "
+            f"{', '.join(REPLAY_SCHEMES)} (paper: uniform for DQN, prioritized for "
+            "Rainbow-lite)."),
+        define_bool("clip_rewards", DEFAULTS.clip_rewards, "Learn from rewards clipped to "
+            "[-1, 1]; returns are reported raw. Paper: on."),
+        define_float("v_max", DEFAULTS.hparams.v_max, "C51 support is [-v_max, v_max] with "
+            "51 atoms. Paper: 10."),
+        define_integer("batch_size", DEFAULTS.batch_size,
+            "Transitions per update (paper, Atari: 32)."),
+        define_integer("replay_capacity", DEFAULTS.replay_capacity,
+            "Transitions kept (paper, Atari: 1M)."),
+        define_float("learning_rate", DEFAULTS.hparams.learning_rate,
+            "Adam learning rate (paper, Atari: 6.25e-5)."),
+        define_float("adam_epsilon", DEFAULTS.hparams.adam_epsilon,
+            "Adam epsilon (paper, Atari: 1.5e-4)."),
+        define_float("gamma", DEFAULTS.hparams.gamma, "Discount factor. Paper: 0.99."),
+        define_integer("target_update_period", DEFAULTS.hparams.target_update_period,
+            "Gradient updates between target network copies (paper, Atari: 8000)."),
+        define_integer("epsilon_decay_steps", DEFAULTS.epsilon_decay_steps, "Env steps over "
+            "which epsilon falls from 1 after learning_starts (paper, Atari: 250k)."),
+        define_float("epsilon_final", DEFAULTS.epsilon_final,
+            "Final training epsilon (paper, Atari: 0.01)."),
+        define_float("eval_epsilon", DEFAULTS.eval_epsilon, "Evaluation epsilon. Paper: 0.001."),
+        define_integer("eval_episodes", DEFAULTS.eval_episodes, "Episodes per evaluation."),
+        define_integer("eval_interval", DEFAULTS.eval_interval,
+            "Env steps between evaluations."),
+        define_integer("checkpoint_interval", DEFAULTS.checkpoint_interval,
+            "Env steps between checkpoints."),
+        define_integer("log_interval", DEFAULTS.log_interval,
+            "Env steps between progress lines and summaries."),
+    )
+    return tuple(holder.name for holder in run_defining)
+
+
+def config_from_flags(values: flags.FlagValues) -> TrainConfig:
+    try:
+        hidden_units = tuple(int(units) for units in values.hidden_units)
+    except ValueError:
+        raise ValueError(f"hidden_units={values.hidden_units} must be integers") from None
+    return TrainConfig(
+        root_dir=values.root_dir,
+        env_id=values.env,
+        sticky_actions=values.sticky_actions,
+        num_envs=values.num_envs,
+        agent=values.agent,
+        seed=values.seed,
+        encoder=values.encoder,
+        hidden_units=hidden_units,
+        width=values.width,
+        sparsity=values.sparsity,
+        distribution=values.sparsity_distribution,
+        schedule=GradualSchedule(
+            start=values.pruning_start,
+            end=values.pruning_end,
+            power=values.pruning_power,
+            frequency=values.pruning_frequency,
+        ),
+        hparams=DqnHyperparams(
+            learning_rate=values.learning_rate,
+            adam_epsilon=values.adam_epsilon,
+            gamma=values.gamma,
+            target_update_period=values.target_update_period,
+            v_max=values.v_max,
+        ),
+        n_step=values.n_step,
+        replay_scheme=values.replay_scheme,
+        clip_rewards=values.clip_rewards,
+        num_env_steps=values.num_env_steps,
+        learning_starts=values.learning_starts,
+        update_period=values.update_period,
+        batch_size=values.batch_size,
+        replay_capacity=values.replay_capacity,
+        epsilon_decay_steps=values.epsilon_decay_steps,
+        epsilon_final=values.epsilon_final,
+        eval_epsilon=values.eval_epsilon,
+        eval_episodes=values.eval_episodes,
+        eval_interval=values.eval_interval,
+        checkpoint_interval=values.checkpoint_interval,
+        log_interval=values.log_interval,
+    )
+
+
+def run_flag_values(values: flags.FlagValues, names: tuple[str, ...]) -> dict[str, str]:
+    """The `names` flags' values as `--name=value` takes them (booleans too, which absl would
+    write as --noname)."""
+    def value(flag):
+        return str(flag.value).lower() if isinstance(flag.value, bool) else flag.serialize().split("=", 1)[1]
+    return {name: value(values[name]) for name in names}
+
+
+
+
+def load_run_config(run_dir: str) -> TrainConfig:
+    """The config of the run in `run_dir`, read from its flags.txt (with `run_dir` as its root,
+    so a run directory that was moved still reads)."""
+    path = os.path.join(run_dir, "flags.txt")
+    if not os.path.isfile(path):
+        raise ValueError(f"run_dir {run_dir} holds no run (no flags.txt); "
+                         "pass a directory that tfprune-train wrote")
+    values = flags.FlagValues()
+    define_run_flags(values)
+    try:
+        values(["flags.txt", f"--flagfile={path}", f"--root_dir={run_dir}"])
+    except flags.Error as error:
+        raise ValueError(f"{path}: {error}") from None
+    return config_from_flags(values)
+
+
+def fail(program: str, message: str) -> None:
+    sys.exit(f"{program}: error: {message}")
+
+
+def run_app(program: str, main, flag_names) -> None:
+    """Runs `main` under absl with `flag_names` listed by --help (absl lists only the flags of
+    the script that was run) and a bad flag value reported in one line."""
+    for name in flag_names:
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
+
+    def parse(argv):
+        try:
+            return flags.FLAGS(argv)
+        except flags.Error as error:
+            fail(program, str(error))
+
+    app.run(main, flags_parser=parse)

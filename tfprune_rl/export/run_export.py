@@ -1,0 +1,137 @@
+"""One export of a network: a directory with the SavedModel, optionally a .tflite file, and
+report.json, checked against the live greedy policy and written whole or not at all (built in
+a temporary directory, then renamed over the old one).
+"""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import tensorflow as tf
+from tf_agents.trajectories import time_step as ts
+
+from tfprune_rl.export.contents import (
+    disk_bytes, gzip_bytes, saved_kernels, saved_variables, stored_tensors, weight_sparsity,
+)
+from tfprune_rl.export.saved_model import greedy_q_policy, write_saved_model
+from tfprune_rl.export.tflite import ACTION_AGREEMENT_BOUNDS, QUANTIZATIONS, convert_to_tflite, run_tflite
+from tfprune_rl.networks import QNetwork
+
+FORMATS = ("saved_model", "tflite")
+SAVED_MODEL = "saved_model"
+TFLITE_FILE = "model.tflite"
+REPORT_FILE = "report.json"
+
+
+class ExportCheckError(RuntimeError):
+    """An exported model does not act like the network it was exported from."""
+
+
+def check_export_options(formats, quantize: str) -> None:
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"unsupported format {','.join(unknown) or '(none)'}; "
+                         f"choose from {', '.join(FORMATS)}")
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"unsupported quantization {quantize!r}; choose one of {', '.join(QUANTIZATIONS)}")
+    if quantize != "none" and "tflite" not in formats:
+        raise ValueError(f"quantization {quantize!r} applies to the tflite format only; "
+                         "add tflite to the formats")
+
+
+def export_network(
+    q_network: QNetwork, time_step_spec, action_spec, output_dir: str, observations: np.ndarray,
+    metadata: dict, train_step: int, v_max: float = 10.0, formats=("saved_model",),
+    quantize: str = "none",
+) -> dict:
+    """Exports to `output_dir` (replacing what is there only once the export is whole and checked).
+
+    The SavedModel is always written (TFLite is converted from it). `observations` (real ones,
+    from the env) check the exported actions and calibrate int8 quantization. Returns the report.
+    """
+    check_export_options(formats, quantize)
+    tmp_dir = f"{output_dir.rstrip(os.sep)}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    try:
+        os.makedirs(tmp_dir)
+    except OSError as error:
+        raise OSError(f"cannot write the export to {output_dir}: {error.strerror}") from None
+    try:
+        saved_model_dir = os.path.join(tmp_dir, SAVED_MODEL)
+        write_saved_model(q_network, time_step_spec, action_spec, saved_model_dir, train_step,
+                          metadata, v_max)
+        live = greedy_q_policy(q_network, time_step_spec, action_spec, v_max).action(
+            ts.restart(tf.constant(observations), batch_size=len(observations))).action.numpy()
+        served = tf.saved_model.load(saved_model_dir).signatures["serving_default"](
+            observation=tf.constant(observations))
+        served = {name: value.numpy() for name, value in served.items()}
+        if not np.array_equal(served["action"], live):
+            raise ExportCheckError(
+                f"the SavedModel's actions differ from the live policy's on "
+                f"{int(np.sum(served['action'] != live))} of {len(live)} observations")
+        report = _report(saved_model_dir, metadata, train_step, len(observations))
+        if "tflite" in formats:
+            tflite_path = os.path.join(tmp_dir, TFLITE_FILE)
+            with open(tflite_path, "wb") as f:
+                f.write(convert_to_tflite(saved_model_dir, quantize, observations))
+            report["tflite"] = _check_tflite(tflite_path, quantize, observations, served)
+        _write_json(os.path.join(tmp_dir, REPORT_FILE), report)
+        _replace_directory(tmp_dir, output_dir)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    return report
+
+
+def _report(saved_model_dir: str, metadata: dict, train_step: int, num_observations: int) -> dict:
+    kernels = saved_kernels(saved_model_dir)
+    parameters = sum(int(value.size) for name, value in saved_variables(saved_model_dir).items()
+                     if name.endswith(("/kernel", "/bias")))
+    return {
+        "metadata": {**metadata, "train_step": train_step},
+        "parameters": parameters,
+        "dense_equivalent_bytes": 4 * parameters,
+        "layer_sparsity": {name: float(np.mean(kernel == 0)) for name, kernel in kernels.items()},
+        "saved_model": {
+            "bytes": disk_bytes(saved_model_dir),
+            "gzip_bytes": gzip_bytes(saved_model_dir),
+            "sparsity": weight_sparsity(stored_tensors(saved_model_dir)),
+        },
+        "checked_on_observations": num_observations,
+    }
+
+
+def _check_tflite(path: str, quantize: str, observations: np.ndarray, served: dict) -> dict:
+    with open(path, "rb") as f:
+        outputs = run_tflite(f.read(), observations)
+    agreement = float(np.mean(outputs["action"] == served["action"]))
+    bound = ACTION_AGREEMENT_BOUNDS[quantize]
+    if agreement < bound:
+        raise ExportCheckError(
+            f"the {quantize!r}-quantized TFLite model picks the SavedModel's action on "
+            f"{agreement:.1%} of {len(observations)} observations, below the {bound:.0%} allowed; "
+            "export without quantization or with --quantize=dynamic")
+    return {
+        "quantize": quantize,
+        "bytes": disk_bytes(path),
+        "gzip_bytes": gzip_bytes(path),
+        "sparsity": weight_sparsity(stored_tensors(path)),
+        "action_agreement": agreement,
+        "action_agreement_bound": bound,
+        "max_abs_q_value_difference": float(np.max(np.abs(outputs["q_values"] - served["q_values"]))),
+    }
+
+
+def _write_json(path: str, data: dict) -> None:
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2)
+
+
+def _replace_directory(new: str, target: str) -> None:
+    """Renames `new` to `target`; an old `target` is moved aside first and removed last."""
+    old = f"{target.rstrip(os.sep)}.old-{os.getpid()}"
+    if os.path.exists(target):
+        os.rename(target, old)
+    os.rename(new, target)
+    shutil.rmtree(old, ignore_errors=True)

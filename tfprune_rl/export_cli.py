@@ -1,0 +1,98 @@
+"""Export a run's network from any of its checkpoints:
+tfprune-export --run_dir=DIR [--checkpoint=latest|N] [--format=saved_model,tflite]
+[--quantize=none|dynamic|int8] [--output_dir=DIR/export].
+
+Writes output_dir/saved_model/ (stripped, sparse; `serving_default` and the TF-Agents policy
+signatures), output_dir/model.tflite with --format including tflite, and output_dir/report.json
+(sizes, gzip sizes, per-layer sparsity, checks). The export is built beside output_dir and
+renamed over it only once it is whole and acts like the checkpoint's greedy policy.
+"""
+
+import os
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+warnings.filterwarnings("ignore", category=SyntaxWarning)  # from TF-Agents' autograph'd code
+warnings.filterwarnings("ignore", message="Encoding a StructuredValue")  # PolicySaver's specs
+warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+
+from absl import flags, logging  # noqa: E402
+
+from tfprune_rl.entry_points import fail, load_run_config, run_app  # noqa: E402
+from tfprune_rl.envs import random_observations  # noqa: E402
+from tfprune_rl.export import (  # noqa: E402
+    FORMATS, QUANTIZATIONS, REPORT_FILE, ExportCheckError, check_export_options, export_network,
+)
+from tfprune_rl.training.build import checkpoint_steps, export_metadata, restore_q_network  # noqa: E402
+
+PROGRAM = "tfprune-export"
+FLAGS = flags.FLAGS
+_FLAG_NAMES = ("run_dir", "checkpoint", "format", "quantize", "output_dir", "num_observations")
+flags.DEFINE_string("run_dir", None, "Run directory written by tfprune-train.")
+flags.DEFINE_string("checkpoint", "latest",
+                    "'latest', or the env step of one of the run's checkpoints.")
+flags.DEFINE_list("format", list(FORMATS), f"Formats to write, from: {', '.join(FORMATS)}. "
+                  "The SavedModel is always written: TFLite is converted from it.")
+flags.DEFINE_string("quantize", "none", f"TFLite quantization, one of: {', '.join(QUANTIZATIONS)} "
+                    "(int8 calibrates on --num_observations observations from the env).")
+flags.DEFINE_string("output_dir", None, "Where the export goes (default: RUN_DIR/export); an "
+                    "existing export there is replaced.")
+flags.DEFINE_integer("num_observations", 256, "Observations of a random policy in the run's env, "
+                     "on which the exported models must act like the checkpoint's greedy policy.")
+
+
+def _checkpoint_step(run_dir: str, requested: str) -> int:
+    checkpoint_dir = os.path.join(run_dir, "checkpoints")
+    steps = checkpoint_steps(checkpoint_dir)
+    if not steps:
+        raise ValueError(f"run_dir {run_dir} has no checkpoints ({checkpoint_dir} holds none)")
+    if requested == "latest":
+        return steps[-1]
+    if not requested.isdigit() or int(requested) not in steps:
+        raise ValueError(f"checkpoint={requested} is not in {checkpoint_dir}; choose latest or "
+                         f"one of {', '.join(str(step) for step in steps)}")
+    return int(requested)
+
+
+def main(argv):
+    if len(argv) > 1:
+        fail(PROGRAM, f"unexpected arguments {argv[1:]}; all options are --flags")
+    logging.set_verbosity(logging.ERROR)  # TF's INFO and PolicySaver's name warnings
+    try:
+        if not FLAGS.run_dir:
+            raise ValueError("--run_dir is required: a directory written by tfprune-train")
+        if FLAGS.num_observations < 1:
+            raise ValueError(f"num_observations={FLAGS.num_observations} must be >= 1")
+        check_export_options(FLAGS.format, FLAGS.quantize)
+        config = load_run_config(FLAGS.run_dir)
+        step = _checkpoint_step(FLAGS.run_dir, FLAGS.checkpoint)
+        output_dir = FLAGS.output_dir or os.path.join(FLAGS.run_dir, "export")
+        q_network, time_step_spec, action_spec, train_step = restore_q_network(config, step)
+        observations = random_observations(config.env_id, config.sticky_actions,
+                                           FLAGS.num_observations, config.seed)
+        report = export_network(
+            q_network, time_step_spec, action_spec, output_dir, observations,
+            export_metadata(config, step), train_step, config.hparams.v_max,
+            formats=FLAGS.format, quantize=FLAGS.quantize,
+        )
+    except (ValueError, OSError, ExportCheckError) as error:
+        fail(PROGRAM, str(error))
+    saved = report["saved_model"]
+    print(f"exported env step {step:,} (update {train_step:,}) of {FLAGS.run_dir} to {output_dir}")
+    print(f"saved_model: {saved['bytes']:,} bytes, {saved['gzip_bytes']:,} gzipped, "
+          f"sparsity {saved['sparsity']:.4f}; dense float32 weights would take "
+          f"{report['dense_equivalent_bytes']:,} bytes")
+    if "tflite" in report:
+        lite = report["tflite"]
+        print(f"model.tflite ({lite['quantize']}): {lite['bytes']:,} bytes, {lite['gzip_bytes']:,} "
+              f"gzipped, same action as the SavedModel on {lite['action_agreement']:.1%} of "
+              f"{report['checked_on_observations']} observations")
+    print(f"report: {os.path.join(output_dir, REPORT_FILE)}")
+
+
+def run():
+    run_app(PROGRAM, main, _FLAG_NAMES)
+
+
+if __name__ == "__main__":
+    run()

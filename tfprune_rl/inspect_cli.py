@@ -1,0 +1,63 @@
+"""What an exported model holds: tfprune-inspect PATH [--json].
+
+PATH is a SavedModel directory or a .tflite file. Prints each stored tensor's shape, zeros
+fraction and bytes, the sparsity of the weights (kernels of rank 2 and up), and the raw and
+gzip sizes; --json prints the same as one JSON object.
+"""
+
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import flags  # noqa: E402
+
+from tfprune_rl.entry_points import fail, run_app  # noqa: E402
+from tfprune_rl.export import disk_bytes, gzip_bytes, stored_tensors, weight_sparsity  # noqa: E402
+
+PROGRAM = "tfprune-inspect"
+FLAGS = flags.FLAGS
+flags.DEFINE_bool("json", False, "Print one JSON object instead of a table.")
+
+
+def describe(path: str) -> dict:
+    tensors = stored_tensors(path)
+    return {
+        "path": path,
+        "tensors": [tensor.as_dict() for tensor in tensors],
+        "weight_sparsity": weight_sparsity(tensors),
+        "weight_parameters": sum(t.size for t in tensors if t.is_weight),
+        "bytes": disk_bytes(path),
+        "gzip_bytes": gzip_bytes(path),
+    }
+
+
+def _table(summary: dict) -> str:
+    width = max(len(t["name"]) for t in summary["tensors"])
+    lines = [f"{'tensor':<{width}}  {'shape':<18} {'dtype':<8} {'zeros':>7} {'bytes':>12}"]
+    for t in summary["tensors"]:
+        shape = "x".join(str(d) for d in t["shape"]) or "scalar"
+        lines.append(f"{t['name']:<{width}}  {shape:<18} {t['dtype']:<8} "
+                     f"{t['zeros_fraction']:>7.2%} {t['bytes']:>12,}")
+    lines.append(f"weight sparsity {summary['weight_sparsity']:.4f} over "
+                 f"{summary['weight_parameters']:,} weights (kernels of rank 2 and up)")
+    lines.append(f"size {summary['bytes']:,} bytes, {summary['gzip_bytes']:,} gzipped")
+    return "\n".join(lines)
+
+
+def main(argv):
+    if len(argv) != 2:
+        fail(PROGRAM, f"expected one PATH (a SavedModel directory or a .tflite file), got {argv[1:]}")
+    try:
+        summary = describe(argv[1])
+    except (ValueError, OSError) as error:
+        fail(PROGRAM, str(error))
+    print(json.dumps(summary, indent=2) if FLAGS.json else _table(summary))
+
+
+def run():
+    run_app(PROGRAM, main, ("json",))
+
+
+if __name__ == "__main__":
+    run()

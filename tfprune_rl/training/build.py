@@ -1,0 +1,76 @@
+"""The network and agent a run config describes: built the same way to train, to resume, and
+to export from a checkpoint."""
+
+import glob
+import os
+from typing import Callable
+
+import tensorflow as tf
+from tf_agents.trajectories import time_step as ts
+
+from tfprune_rl import pruning
+from tfprune_rl.agents import create_agent, linearly_decaying_epsilon, num_atoms
+from tfprune_rl.envs import env_specs, make_gym_env
+from tfprune_rl.networks import QNetwork
+from tfprune_rl.training.config import TrainConfig
+
+
+def build_q_network(config: TrainConfig, observation_spec, action_spec) -> QNetwork:
+    """The online network, its kernels wrapped for pruning when `config.sparsity` > 0."""
+    layer_transform = None
+    if config.sparsity > 0:
+        layer_transform = pruning.PruningConfig(
+            config.sparsity, config.total_updates, config.distribution, config.schedule
+        ).wrap
+    return QNetwork(
+        observation_spec, action_spec, config.encoder, config.width, config.hidden_units,
+        num_atoms(config.agent), layer_transform,
+    )
+
+
+def collect_epsilon(config: TrainConfig, env_steps: tf.Variable) -> Callable[[], tf.Tensor]:
+    """The collect policy's epsilon as a function of the env step counter `env_steps`."""
+    return lambda: linearly_decaying_epsilon(
+        env_steps, config.learning_starts, config.epsilon_decay_steps, config.epsilon_final
+    )
+
+
+def build_agent(config: TrainConfig, time_step_spec, action_spec, q_network: QNetwork,
+                epsilon: Callable[[], tf.Tensor]):
+    return create_agent(
+        config.agent, time_step_spec, action_spec, q_network, config.hparams, epsilon,
+        train_step_counter=tf.Variable(0, dtype=tf.int64, name="train_steps"),
+    )
+
+
+def checkpoint_steps(checkpoint_dir: str) -> list[int]:
+    """Env steps of the checkpoints in `checkpoint_dir`, oldest first."""
+    paths = glob.glob(os.path.join(checkpoint_dir, "ckpt-*.index"))
+    return sorted(int(path[: -len(".index")].rsplit("-", 1)[1]) for path in paths)
+
+
+def restore_q_network(config: TrainConfig, env_step: int):
+    """The online network of the run's checkpoint at `env_step`, with its specs and update count.
+
+    Returns (q_network, time_step_spec, action_spec, train_step).
+    """
+    env = make_gym_env(config.env_id, config.sticky_actions)
+    observation_spec, action_spec = env_specs(env)
+    env.close()
+    time_step_spec = ts.time_step_spec(observation_spec)
+    q_network = build_q_network(config, observation_spec, action_spec)
+    env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
+    agent = build_agent(config, time_step_spec, action_spec, q_network,
+                        collect_epsilon(config, env_steps))
+    path = os.path.join(config.root_dir, "checkpoints", f"ckpt-{env_step}")
+    status = tf.train.Checkpoint(agent=agent, env_steps=env_steps).read(path)
+    status.assert_existing_objects_matched().expect_partial()
+    return q_network, time_step_spec, action_spec, int(agent.train_step_counter)
+
+
+def export_metadata(config: TrainConfig, env_step: int) -> dict:
+    """What an export records about the run it came from (the update count is added by export)."""
+    return {"env_id": config.env_id, "sticky_actions": config.sticky_actions,
+            "agent": config.agent, "encoder": config.encoder, "width": config.width,
+            "target_sparsity": config.sparsity, "v_max": config.hparams.v_max,
+            "env_step": env_step}
