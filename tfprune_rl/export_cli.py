@@ -21,9 +21,11 @@ from absl import flags, logging  # noqa: E402
 from tfprune_rl.entry_points import fail, load_run_config, run_app  # noqa: E402
 from tfprune_rl.envs import random_observations  # noqa: E402
 from tfprune_rl.export import (  # noqa: E402
-    FORMATS, QUANTIZATIONS, REPORT_FILE, ExportCheckError, check_export_options, export_network,
+    CHECK_OBSERVATIONS, FORMATS, QUANTIZATIONS, REPORT_FILE, ExportCheckError,
+    check_export_options, export_network,
 )
-from tfprune_rl.training.build import checkpoint_steps, export_metadata, restore_q_network  # noqa: E402
+from tfprune_rl.training.build import export_metadata, restore_q_network  # noqa: E402
+from tfprune_rl.training.checkpoints import checkpoint_steps  # noqa: E402
 
 PROGRAM = "tfprune-export"
 FLAGS = flags.FLAGS
@@ -37,7 +39,7 @@ flags.DEFINE_string("quantize", "none", f"TFLite quantization, one of: {', '.joi
                     "(int8 calibrates on --num_observations observations from the env).")
 flags.DEFINE_string("output_dir", None, "Where the export goes (default: RUN_DIR/export); an "
                     "existing export there is replaced.")
-flags.DEFINE_integer("num_observations", 256, "Observations of a random policy in the run's env, "
+flags.DEFINE_integer("num_observations", CHECK_OBSERVATIONS, "Observations of a random policy in the run's env, "
                      "on which the exported models must act like the checkpoint's greedy policy.")
 
 

@@ -13,23 +13,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import flags  # noqa: E402
 
 from tfprune_rl.entry_points import fail, run_app  # noqa: E402
-from tfprune_rl.export import disk_bytes, gzip_bytes, stored_tensors, weight_sparsity  # noqa: E402
+from tfprune_rl.export import summarize  # noqa: E402
 
 PROGRAM = "tfprune-inspect"
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("json", False, "Print one JSON object instead of a table.")
-
-
-def describe(path: str) -> dict:
-    tensors = stored_tensors(path)
-    return {
-        "path": path,
-        "tensors": [tensor.as_dict() for tensor in tensors],
-        "weight_sparsity": weight_sparsity(tensors),
-        "weight_parameters": sum(t.size for t in tensors if t.is_weight),
-        "bytes": disk_bytes(path),
-        "gzip_bytes": gzip_bytes(path),
-    }
 
 
 def _table(summary: dict) -> str:
@@ -49,7 +37,7 @@ def main(argv):
     if len(argv) != 2:
         fail(PROGRAM, f"expected one PATH (a SavedModel directory or a .tflite file), got {argv[1:]}")
     try:
-        summary = describe(argv[1])
+        summary = summarize(argv[1])
     except (ValueError, OSError) as error:
         fail(PROGRAM, str(error))
     print(json.dumps(summary, indent=2) if FLAGS.json else _table(summary))

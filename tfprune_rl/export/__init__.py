@@ -2,11 +2,11 @@
 
 from tfprune_rl.export.contents import (
     StoredTensor, disk_bytes, gzip_bytes, saved_kernels, saved_variables, stored_tensors,
-    weight_sparsity,
+    summarize, weight_sparsity,
 )
 from tfprune_rl.export.run_export import (
-    FORMATS, REPORT_FILE, SAVED_MODEL, TFLITE_FILE, ExportCheckError, check_export_options,
-    export_network,
+    CHECK_OBSERVATIONS, FORMATS, REPORT_FILE, SAVED_MODEL, TFLITE_FILE, ExportCheckError,
+    check_export_options, export_network,
 )
 from tfprune_rl.export.saved_model import (
     greedy_q_policy, serving_function, stripped_copy, write_saved_model,
@@ -16,9 +16,9 @@ from tfprune_rl.export.tflite import (
 )
 
 __all__ = [
-    "ACTION_AGREEMENT_BOUNDS", "ExportCheckError", "FORMATS", "QUANTIZATIONS", "REPORT_FILE",
-    "SAVED_MODEL", "StoredTensor", "TFLITE_FILE", "check_export_options", "convert_to_tflite",
+    "ACTION_AGREEMENT_BOUNDS", "CHECK_OBSERVATIONS", "ExportCheckError", "FORMATS",
+    "QUANTIZATIONS", "REPORT_FILE", "SAVED_MODEL", "StoredTensor", "TFLITE_FILE", "check_export_options", "convert_to_tflite",
     "disk_bytes", "export_network", "greedy_q_policy", "gzip_bytes", "run_tflite",
     "saved_kernels", "saved_variables", "serving_function", "stored_tensors", "stripped_copy",
-    "weight_sparsity", "write_saved_model",
+    "summarize", "weight_sparsity", "write_saved_model",
 ]

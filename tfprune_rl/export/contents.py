@@ -118,6 +118,19 @@ def _tflite_buffer(model, data: bytes, index: int) -> bytes:
     return buffer.DataAsNumpy().tobytes() if buffer.DataLength() else b""
 
 
+def summarize(path: str) -> dict:
+    """Every stored tensor, the weights' sparsity and count, raw and gzip bytes of `path`."""
+    tensors = stored_tensors(path)
+    return {
+        "path": path,
+        "tensors": [tensor.as_dict() for tensor in tensors],
+        "weight_sparsity": weight_sparsity(tensors),
+        "weight_parameters": sum(t.size for t in tensors if t.is_weight),
+        "bytes": disk_bytes(path),
+        "gzip_bytes": gzip_bytes(path),
+    }
+
+
 def weight_sparsity(tensors: list[StoredTensor]) -> float:
     """Zeros over all weight entries (kernels of rank 2 and up)."""
     weights = [t for t in tensors if t.is_weight]

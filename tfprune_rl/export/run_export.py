@@ -11,14 +11,13 @@ import numpy as np
 import tensorflow as tf
 from tf_agents.trajectories import time_step as ts
 
-from tfprune_rl.export.contents import (
-    disk_bytes, gzip_bytes, saved_kernels, saved_variables, stored_tensors, weight_sparsity,
-)
+from tfprune_rl.export.contents import summarize
 from tfprune_rl.export.saved_model import greedy_q_policy, write_saved_model
 from tfprune_rl.export.tflite import ACTION_AGREEMENT_BOUNDS, QUANTIZATIONS, convert_to_tflite, run_tflite
 from tfprune_rl.networks import QNetwork
 
 FORMATS = ("saved_model", "tflite")
+CHECK_OBSERVATIONS = 256  # observations an export is checked on (and int8 calibrated on)
 SAVED_MODEL = "saved_model"
 TFLITE_FILE = "model.tflite"
 REPORT_FILE = "report.json"
@@ -84,20 +83,22 @@ def export_network(
     return report
 
 
+def _file_figures(summary: dict) -> dict:
+    return {"bytes": summary["bytes"], "gzip_bytes": summary["gzip_bytes"],
+            "sparsity": summary["weight_sparsity"]}
+
+
 def _report(saved_model_dir: str, metadata: dict, train_step: int, num_observations: int) -> dict:
-    kernels = saved_kernels(saved_model_dir)
-    parameters = sum(int(value.size) for name, value in saved_variables(saved_model_dir).items()
-                     if name.endswith(("/kernel", "/bias")))
+    summary = summarize(saved_model_dir)
+    layers = [t for t in summary["tensors"] if t["name"].endswith(("/kernel", "/bias"))]
+    parameters = sum(int(np.prod(t["shape"])) for t in layers)
     return {
         "metadata": {**metadata, "train_step": train_step},
         "parameters": parameters,
         "dense_equivalent_bytes": 4 * parameters,
-        "layer_sparsity": {name: float(np.mean(kernel == 0)) for name, kernel in kernels.items()},
-        "saved_model": {
-            "bytes": disk_bytes(saved_model_dir),
-            "gzip_bytes": gzip_bytes(saved_model_dir),
-            "sparsity": weight_sparsity(stored_tensors(saved_model_dir)),
-        },
+        "layer_sparsity": {t["name"].rsplit("/", 2)[-2]: t["zeros_fraction"]
+                           for t in layers if t["name"].endswith("/kernel")},
+        "saved_model": _file_figures(summary),
         "checked_on_observations": num_observations,
     }
 
@@ -114,9 +115,7 @@ def _check_tflite(path: str, quantize: str, observations: np.ndarray, served: di
             "export without quantization or with --quantize=dynamic")
     return {
         "quantize": quantize,
-        "bytes": disk_bytes(path),
-        "gzip_bytes": gzip_bytes(path),
-        "sparsity": weight_sparsity(stored_tensors(path)),
+        **_file_figures(summarize(path)),
         "action_agreement": agreement,
         "action_agreement_bound": bound,
         "max_abs_q_value_difference": float(np.max(np.abs(outputs["q_values"] - served["q_values"]))),

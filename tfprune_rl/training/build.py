@@ -1,7 +1,6 @@
 """The network and agent a run config describes: built the same way to train, to resume, and
 to export from a checkpoint."""
 
-import glob
 import os
 from typing import Callable
 
@@ -12,6 +11,7 @@ from tfprune_rl import pruning
 from tfprune_rl.agents import create_agent, linearly_decaying_epsilon, num_atoms
 from tfprune_rl.envs import env_specs, make_gym_env
 from tfprune_rl.networks import QNetwork
+from tfprune_rl.training.checkpoints import checkpoint_path
 from tfprune_rl.training.config import TrainConfig
 
 
@@ -43,12 +43,6 @@ def build_agent(config: TrainConfig, time_step_spec, action_spec, q_network: QNe
     )
 
 
-def checkpoint_steps(checkpoint_dir: str) -> list[int]:
-    """Env steps of the checkpoints in `checkpoint_dir`, oldest first."""
-    paths = glob.glob(os.path.join(checkpoint_dir, "ckpt-*.index"))
-    return sorted(int(path[: -len(".index")].rsplit("-", 1)[1]) for path in paths)
-
-
 def restore_q_network(config: TrainConfig, env_step: int):
     """The online network of the run's checkpoint at `env_step`, with its specs and update count.
 
@@ -62,7 +56,7 @@ def restore_q_network(config: TrainConfig, env_step: int):
     env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
     agent = build_agent(config, time_step_spec, action_spec, q_network,
                         collect_epsilon(config, env_steps))
-    path = os.path.join(config.root_dir, "checkpoints", f"ckpt-{env_step}")
+    path = checkpoint_path(os.path.join(config.root_dir, "checkpoints"), env_step)
     status = tf.train.Checkpoint(agent=agent, env_steps=env_steps).read(path)
     status.assert_existing_objects_matched().expect_partial()
     return q_network, time_step_spec, action_spec, int(agent.train_step_counter)

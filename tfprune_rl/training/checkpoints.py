@@ -45,5 +45,15 @@ class RunCheckpoints:
         return step
 
 
+def checkpoint_steps(directory: str) -> list[int]:
+    """Env steps of the checkpoints listed in `directory`'s index, oldest first."""
+    state = tf.train.get_checkpoint_state(directory)
+    return sorted(_step_of(path) for path in state.all_model_checkpoint_paths) if state else []
+
+
+def checkpoint_path(directory: str, step: int) -> str:
+    return os.path.join(directory, f"ckpt-{step}")
+
+
 def _step_of(checkpoint_path: str) -> int:
     return int(checkpoint_path.rsplit("-", 1)[1])

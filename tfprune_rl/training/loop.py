@@ -16,7 +16,7 @@ from tfprune_rl.agents import per_example_loss
 from tfprune_rl.envs import (
     env_specs, frame_stack_size, make_gym_env, make_vector_env, random_observations,
 )
-from tfprune_rl.export import SAVED_MODEL, export_network, saved_kernels
+from tfprune_rl.export import CHECK_OBSERVATIONS, SAVED_MODEL, export_network
 from tfprune_rl.networks import QNetwork
 from tfprune_rl.replay import ReplayBuffer
 from tfprune_rl.training.build import (
@@ -29,7 +29,6 @@ from tfprune_rl.training.timing import PhaseTimer
 
 EVAL_SEED_OFFSET = 10_000
 RECENT_EPISODES = 10
-EXPORT_CHECK_OBSERVATIONS = 256
 
 
 def as_transition(batch: dict[str, tf.Tensor]) -> trajectory.Transition:
@@ -182,18 +181,17 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
     envs.close()
 
     export_dir = os.path.join(config.root_dir, "export")
-    export_network(
+    report = export_network(
         q_network, time_step_spec, action_spec, export_dir,
-        random_observations(config.env_id, config.sticky_actions, EXPORT_CHECK_OBSERVATIONS,
+        random_observations(config.env_id, config.sticky_actions, CHECK_OBSERVATIONS,
                             config.seed + EVAL_SEED_OFFSET),
         export_metadata(config, step), int(agent.train_step_counter), config.hparams.v_max,
     )
-    saved_model_dir = os.path.join(export_dir, SAVED_MODEL)
-    metrics = _final_metrics(config, returns, saved_model_dir, step, int(agent.train_step_counter),
+    metrics = _final_metrics(config, returns, report, step, int(agent.train_step_counter),
                              float(wall_time.numpy()), throughput, replay)
     _write_json_atomically(metrics_path, metrics)
-    log(f"done: eval return {metrics['eval_return_mean']:.1f}, "
-        f"sparsity {metrics['sparsity']:.4f} (read from {saved_model_dir})")
+    log(f"done: eval return {metrics['eval_return_mean']:.1f}, sparsity "
+        f"{metrics['sparsity']:.4f} (read from {os.path.join(export_dir, SAVED_MODEL)})")
     return metrics
 
 
@@ -224,13 +222,10 @@ def _write_training_summaries(
 
 
 def _final_metrics(
-    config: TrainConfig, returns: list[float], export_dir: str, env_steps: int,
+    config: TrainConfig, returns: list[float], export_report: dict, env_steps: int,
     train_steps: int, wall_time_s: float, throughput: dict, replay: ReplayBuffer,
 ) -> dict:
-    """Final figures; sparsity is read from the exported files, not from the live network."""
-    kernels = saved_kernels(export_dir)
-    zeros = {name: int(np.sum(kernel == 0)) for name, kernel in kernels.items()}
-    sizes = {name: int(kernel.size) for name, kernel in kernels.items()}
+    """Final figures; sparsity is the export's, read from its files, not from the live network."""
     return {
         "env_id": config.env_id,
         "agent": config.agent,
@@ -239,8 +234,8 @@ def _final_metrics(
         "target_sparsity": config.sparsity,
         "eval_return_mean": float(np.mean(returns)),
         "eval_returns": [float(r) for r in returns],
-        "sparsity": sum(zeros.values()) / sum(sizes.values()),
-        "layer_sparsity": {name: zeros[name] / sizes[name] for name in kernels},
+        "sparsity": export_report["saved_model"]["sparsity"],
+        "layer_sparsity": export_report["layer_sparsity"],
         "env_steps": env_steps,
         "train_steps": train_steps,
         "wall_time_s": wall_time_s,
