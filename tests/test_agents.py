@@ -6,7 +6,8 @@ import tensorflow as tf
 
 from tfprune_rl import pruning
 from tfprune_rl.agents import (
-    DqnHyperparams, create_agent, linearly_decaying_epsilon, num_atoms, per_example_loss,
+    DqnHyperparams, create_agent, linearly_decaying_epsilon, make_optimizer, num_atoms,
+    per_example_loss,
 )
 from tfprune_rl.networks import QNetwork
 from tfprune_rl.training.loop import as_transition
@@ -24,7 +25,7 @@ def _agent(specs, sparsity, name="dqn", total_updates=100, frequency=10):
     network = QNetwork(time_step_spec.observation, action_spec, "mlp", 2, (16, 16),
                        num_atoms(name), transform)
     agent = create_agent(name, time_step_spec, action_spec, network, HPARAMS, lambda: 0.1,
-                         tf.Variable(0, dtype=tf.int64))
+                         tf.Variable(0, dtype=tf.int64), make_optimizer(HPARAMS))
     return agent, network
 
 

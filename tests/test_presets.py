@@ -62,8 +62,25 @@ def test_game_lists_name_envs_that_exist(suite):
         make_gym_env(game).close()
 
 
+@pytest.mark.parametrize("baseline, setting", [
+    ("weight_decay", {"hparams": {"weight_decay": 1e-5}}),
+    ("l2_normalize", {"l2_normalize": True}),
+    ("redo", {"redo_tau": 0.1, "redo_period": 1000}),
+    ("reset", {"reset_period": 100_000}),
+])
+def test_baseline_presets_change_only_their_own_settings(baseline, setting):
+    base = [f"--flagfile={EXPERIMENTS}/atari/dqn.flags",
+            f"--flagfile={EXPERIMENTS}/atari/budget_40m_frames.flags", "--env=ALE/Pong-v5"]
+    plain = _config(*base)
+    config = _config(*base, f"--flagfile={EXPERIMENTS}/baselines/{baseline}.flags")
+    expected = {name: (dataclasses.replace(getattr(plain, name), **value)
+                       if isinstance(value, dict) else value) for name, value in setting.items()}
+    assert config == dataclasses.replace(plain, **expected)
+
+
 def test_every_preset_file_is_covered():
-    covered = {"dqn", "rainbow_lite", "budget_40m_frames", "budget_atari100k"}
+    covered = {"dqn", "rainbow_lite", "budget_40m_frames", "budget_atari100k", "weight_decay",
+               "l2_normalize", "redo", "reset"}
     assert {os.path.basename(path)[:-len(".flags")] for path in AGENT_PRESETS} == covered
 
 
@@ -76,6 +93,11 @@ def test_every_preset_file_is_covered():
     ("--num_envs=3", "num_env_steps=50000 must be a multiple of num_envs=3"),
     ("--n_step=0", "n_step=0 must be >= 1"),
     ("--v_max=0", "v_max=0.0 must be > 0"),
+    ("--weight_decay=-1e-5", "weight_decay=-1e-05 must be >= 0"),
+    ("--redo_period=-1", "redo_period=-1 must be >= 0 (0 turns it off)"),
+    ("--reset_period=-5", "reset_period=-5 must be >= 0 (0 turns it off)"),
+    ("--redo_tau=-0.1", "redo_tau=-0.1 must be >= 0"),
+    ("--diagnostics_period=0", "diagnostics_period=0 must be >= 1"),
 ])
 def test_bad_flag_values_name_the_value_and_what_is_allowed(flag, message):
     with pytest.raises(ValueError, match=re.escape(message)):

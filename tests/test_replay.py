@@ -179,6 +179,21 @@ def test_saved_buffer_resumes_with_the_same_data_and_samples(tmp_path):
         wrong.load(path)
 
 
+@pytest.mark.parametrize("scheme", ["uniform", "prioritized"])
+def test_a_batch_drawn_with_its_own_generator_leaves_training_batches_unchanged(scheme):
+    transitions = _episodes(np.random.default_rng(4), [7, 5, 9], (2, 2), 4)
+    replays = [ReplayBuffer(30, (2, 2, 4), np.uint8, seed=0, stack_size=4, n_step=3,
+                            scheme=scheme) for _ in range(2)]
+    for replay in replays:
+        _fill(replay, transitions)
+    probe = replays[1].sample(8, np.random.default_rng([0, 1000]))
+    again = replays[1].sample(8, np.random.default_rng([0, 1000]))
+    np.testing.assert_array_equal(probe["indices"], again["indices"])
+    unprobed, probed = replays[0].sample(16), replays[1].sample(16)
+    for field, values in unprobed.items():
+        np.testing.assert_array_equal(probed[field], values, err_msg=field)
+
+
 def test_a_million_atari_transitions_fit_in_7_5_gb():
     replay = ReplayBuffer(1_000_000, (84, 84, 4), np.uint8, seed=0, stack_size=4, n_step=3,
                           scheme="prioritized")  # zero pages: nothing is touched

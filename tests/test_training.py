@@ -1,6 +1,7 @@
 """End to end through the command line, as a user runs it."""
 
 import glob
+import json
 import os
 import shutil
 
@@ -16,15 +17,27 @@ pytestmark = pytest.mark.slow
 # Small runs for resume and determinism: 3,500 updates, masks every 100 within [700, 2800].
 TINY = ["--num_env_steps=4000", "--learning_starts=500", "--pruning_frequency=100",
         "--checkpoint_interval=1000", "--eval_interval=4000", "--log_interval=1000",
-        "--eval_episodes=2", "--width=2"]
+        "--eval_episodes=2", "--width=2", "--diagnostics_period=500"]
+
+
+def _all_scalars(root_dir) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar in the run's event files, as (step, value) pairs by tag."""
+    scalars = {}
+    for path in sorted(glob.glob(os.path.join(root_dir, "tensorboard", "events.*"))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                scalars.setdefault(value.tag, []).append(
+                    (event.step, tf.make_ndarray(value.tensor).item()))
+    return scalars
 
 
 def _scalars(root_dir, tag) -> list[float]:
-    values = []
-    for path in sorted(glob.glob(os.path.join(root_dir, "tensorboard", "events.*"))):
-        for event in tf.compat.v1.train.summary_iterator(path):
-            values += [tf.make_ndarray(v.tensor).item() for v in event.summary.value if v.tag == tag]
-    return values
+    return [value for _, value in _all_scalars(root_dir).get(tag, [])]
+
+
+def _diagnostics_rows(root_dir) -> list[dict]:
+    with open(os.path.join(root_dir, "diagnostics.jsonl")) as f:
+        return [json.loads(line) for line in f]
 
 
 @pytest.mark.parametrize("run", ["pruned", "dense"])
@@ -60,6 +73,27 @@ def test_progress_lines_and_tensorboard_scalars(default_runs):
     assert {"sparsity/total", "sparsity/hidden_0", "sparsity/hidden_1", "sparsity/q_values",
             "threshold/hidden_1", "train/loss", "train/return", "train/steps_per_second",
             "eval/return"} <= tags
+    assert all(" | srank " in line and "dormant(0.1) " in line for line in progress)
+
+
+def test_every_diagnostic_is_in_tensorboard_and_in_the_run_metrics(default_runs):
+    """Every 1,000 updates (the default period) of the 49,000 the default run makes."""
+    runs, _ = default_runs
+    scalars = _all_scalars(runs["pruned"])
+    expected = {"diagnostics/srank", "diagnostics/q_variance", "diagnostics/q_norm",
+                "diagnostics/param_norm"}
+    for tau in ("0", "0.025", "0.1"):
+        expected |= {f"diagnostics/dormant_tau_{tau}/{layer}"
+                     for layer in ("hidden_0", "hidden_1", "all")}
+    assert expected == {tag for tag in scalars if tag.startswith("diagnostics/")}
+    rows = _diagnostics_rows(runs["pruned"])
+    assert [row["update"] for row in rows] == list(range(1000, 49_001, 1000))
+    for tag in expected:
+        assert scalars[tag] == [(row["env_step"], pytest.approx(row[tag])) for row in rows], tag
+    assert 1 <= rows[-1]["diagnostics/srank"] <= 256  # 256 hidden units at width 4
+    assert rows[-1]["sparsity/total"] == pytest.approx(0.95, abs=1e-4)
+    assert rows[0]["sparsity/total"] == 0.0  # pruning starts at 20% of training
+    assert cli.metrics(runs["pruned"])["diagnostics"] == rows[-1]
 
 
 def test_flags_file_reruns_the_same_run(default_runs):
@@ -89,19 +123,63 @@ def test_killed_run_resumes_to_the_same_end_state(tmp_path):
 
     for key in ("env_steps", "train_steps", "layer_sparsity"):
         assert cli.metrics(killed)[key] == cli.metrics(straight)[key]
+    every_500_updates = list(range(500, 3501, 500))  # the rows after the checkpoint: rewritten
+    assert [row["update"] for row in _diagnostics_rows(killed)] == every_500_updates
+    assert [row["update"] for row in _diagnostics_rows(straight)] == every_500_updates
     state = _schedule_state(killed)
     assert state == _schedule_state(straight)
     online_steps = [v for k, v in state.items() if k.startswith("agent/_q_network/")]
     assert online_steps and set(online_steps) == {3500}  # one schedule step per gradient update
 
 
-def test_same_seed_gives_the_same_network(tmp_path):
-    runs = [str(tmp_path / name) for name in ("a", "b")]
-    for process in [cli.start(f"--root_dir={run}", "--num_env_steps=2000", *TINY[1:]) for run in runs]:
+BASELINES = ["--redo_period=250", "--reset_period=700", "--weight_decay=1e-3", "--l2_normalize"]
+
+
+@pytest.fixture(scope="module")
+def short_runs(tmp_path_factory):
+    """2,000 env steps (1,500 updates): two runs with the same seed, and one with every
+    plasticity baseline on, side by side."""
+    root = tmp_path_factory.mktemp("short_runs")
+    runs = {name: str(root / name) for name in ("a", "b", "baselines")}
+    flags = {"a": [], "b": [], "baselines": BASELINES}
+    processes = {name: cli.start(f"--root_dir={run}", "--num_env_steps=2000", *TINY[1:],
+                                 *flags[name]) for name, run in runs.items()}
+    for process in processes.values():
         cli.finish(process)
-    first, second = (saved_kernels(os.path.join(run, "export", "saved_model")) for run in runs)
+    return runs
+
+
+def test_same_seed_gives_the_same_network(short_runs):
+    first, second = (saved_kernels(os.path.join(short_runs[run], "export", "saved_model"))
+                     for run in ("a", "b"))
     for name, kernel in first.items():
         np.testing.assert_array_equal(kernel, second[name])
+
+
+def test_baselines_together_never_revive_a_pruned_weight(short_runs):
+    """ReDo every 250 updates and a reset every 700, with weight decay and normalized features:
+    every weight the final masks prune is zero in the exported files, and the export (its
+    actions checked against the live policy) includes the normalization."""
+    run = short_runs["baselines"]
+    scalars = _all_scalars(run)
+    redo_steps = [step for step, _ in scalars["redo/recycled_neurons"]]
+    assert redo_steps == [500 + updates for updates in range(250, 1501, 250)]
+    assert max(value for _, value in scalars["redo/recycled_neurons"]) > 0
+    assert [value for _, value in scalars["reset/resets"]] == [1, 2]
+    kernels = saved_kernels(os.path.join(run, "export", "saved_model"))
+    reader = tf.train.load_checkpoint(os.path.join(run, "checkpoints"))  # the final state
+    masks = [reader.get_tensor(f"agent/_q_network/_stack/{i}/mask/.ATTRIBUTES/VARIABLE_VALUE")
+             for i in range(len(kernels))]
+    assert sum(int(np.sum(m == 0)) for m in masks) / sum(m.size for m in masks) == (
+        pytest.approx(0.95, abs=1e-4))
+    for kernel, mask in zip(kernels.values(), masks):  # in stack order: hidden_0, hidden_1, head
+        assert np.all(kernel[mask == 0] == 0)  # nothing pruned came back
+    # ReDo's zeroed outgoing weights after the last mask update add zeros of their own.
+    zeros = sum(int(np.sum(k == 0)) for k in kernels.values())
+    assert zeros / sum(k.size for k in kernels.values()) >= 0.95 - 1e-4
+    with open(os.path.join(run, "export", "report.json")) as f:
+        assert json.load(f)["metadata"]["l2_normalize"] is True
+    assert "redo/recycled_neurons" not in _all_scalars(short_runs["a"])
 
 
 BAD_INPUT = {  # more bad values: tests/test_presets.py

@@ -100,6 +100,22 @@ def define_run_flags(flag_values: flags.FlagValues) -> tuple[str, ...]:
             "Env steps between checkpoints."),
         define_integer("log_interval", DEFAULTS.log_interval,
             "Env steps between progress lines and summaries."),
+        define_integer("diagnostics_period", DEFAULTS.diagnostics_period, "Gradient updates "
+            "between plasticity diagnostics (srank, dormant neurons, Q variance and norm, "
+            "parameter norm) in TensorBoard's diagnostics/ and diagnostics.jsonl."),
+        define_integer("diagnostics_batch_size", DEFAULTS.diagnostics_batch_size,
+            "Replay observations the diagnostics and ReDo measure on."),
+        define_float("weight_decay", DEFAULTS.hparams.weight_decay, "Decoupled (AdamW-style) "
+            "weight decay: each update, w -= learning_rate * weight_decay * w. 0 is off; the "
+            "paper's weight-decay baseline: 1e-5."),
+        define_bool("l2_normalize", DEFAULTS.l2_normalize, "Divide the features the head "
+            "reads by their L2 norm (Kumar et al. 2022; the paper's +L2 baseline)."),
+        define_float("redo_tau", DEFAULTS.redo_tau, "ReDo's dormancy threshold on the "
+            "normalized activation score. Paper: 0.1."),
+        define_integer("redo_period", DEFAULTS.redo_period, "Recycle dormant neurons (ReDo, "
+            "Sokar et al. 2023) every this many updates; 0 is off. Pruned weights stay zero."),
+        define_integer("reset_period", DEFAULTS.reset_period, "Re-initialize the last layer "
+            "every this many updates; 0 is off. Paper's reset baseline: 100000."),
     )
     return tuple(holder.name for holder in run_defining)
 
@@ -133,6 +149,7 @@ def config_from_flags(values: flags.FlagValues) -> TrainConfig:
             gamma=values.gamma,
             target_update_period=values.target_update_period,
             v_max=values.v_max,
+            weight_decay=values.weight_decay,
         ),
         n_step=values.n_step,
         replay_scheme=values.replay_scheme,
@@ -149,6 +166,12 @@ def config_from_flags(values: flags.FlagValues) -> TrainConfig:
         eval_interval=values.eval_interval,
         checkpoint_interval=values.checkpoint_interval,
         log_interval=values.log_interval,
+        diagnostics_period=values.diagnostics_period,
+        diagnostics_batch_size=values.diagnostics_batch_size,
+        l2_normalize=values.l2_normalize,
+        redo_tau=values.redo_tau,
+        redo_period=values.redo_period,
+        reset_period=values.reset_period,
     )
 
 

@@ -1,11 +1,13 @@
-"""TF-Agents value-based agents: DQN, double DQN and C51 (Rainbow-lite with n-step, prioritized replay)."""
+"""TF-Agents value-based agents: DQN, double DQN and C51 (Rainbow-lite with n-step, prioritized
+replay), and the re-initialization baselines (ReDo, last-layer reset)."""
 
 from tfprune_rl.agents.exploration import linearly_decaying_epsilon
 from tfprune_rl.agents.factory import (
-    AGENTS, DqnHyperparams, create_agent, num_atoms, per_example_loss,
+    AGENTS, DqnHyperparams, create_agent, make_optimizer, num_atoms, per_example_loss,
 )
+from tfprune_rl.agents.reinitialize import recycle_dormant, reset_last_layer
 
 __all__ = [
-    "AGENTS", "DqnHyperparams", "create_agent", "linearly_decaying_epsilon", "num_atoms",
-    "per_example_loss",
+    "AGENTS", "DqnHyperparams", "create_agent", "linearly_decaying_epsilon", "make_optimizer",
+    "num_atoms", "per_example_loss", "recycle_dormant", "reset_last_layer",
 ]

@@ -25,16 +25,26 @@ class DqnHyperparams:
     gamma: float
     target_update_period: int
     v_max: float = 10.0
+    weight_decay: float = 0.0
 
     def __post_init__(self):
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate={self.learning_rate} must be > 0")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay={self.weight_decay} must be >= 0")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma={self.gamma} must be in [0, 1]")
         if self.target_update_period < 1:
             raise ValueError(f"target_update_period={self.target_update_period} must be >= 1")
         if self.v_max <= 0:
             raise ValueError(f"v_max={self.v_max} must be > 0")
+
+
+def make_optimizer(hparams: DqnHyperparams) -> tf.keras.optimizers.Optimizer:
+    """Adam; with `weight_decay` > 0, decoupled weight decay as in AdamW (Loshchilov & Hutter
+    2019, optax.adamw): after each step every kernel and bias w becomes w - lr * decay * w."""
+    return tf.keras.optimizers.Adam(hparams.learning_rate, epsilon=hparams.adam_epsilon,
+                                    weight_decay=hparams.weight_decay or None)
 
 
 def create_agent(
@@ -45,13 +55,14 @@ def create_agent(
     hparams: DqnHyperparams,
     epsilon: Callable[[], tf.Tensor],
     train_step_counter: tf.Variable,
+    optimizer: tf.keras.optimizers.Optimizer,
 ) -> dqn_agent.DqnAgent:
-    """DQN, double DQN (Huber loss) or C51 (support [-v_max, v_max]), with Adam and a hard
-    target update every `target_update_period` updates."""
+    """DQN, double DQN (Huber loss) or C51 (support [-v_max, v_max]), with `optimizer` (see
+    `make_optimizer`) and a hard target update every `target_update_period` updates."""
     if name not in AGENTS:
         raise ValueError(f"unknown agent {name!r}; choose one of {AGENTS}")
     common_args = dict(
-        optimizer=tf.keras.optimizers.Adam(hparams.learning_rate, epsilon=hparams.adam_epsilon),
+        optimizer=optimizer,
         epsilon_greedy=epsilon,
         gamma=1.0,
         target_update_tau=1.0,

@@ -13,7 +13,7 @@ a `serving_default` signature: observations -> `q_values`, `action` (and `logits
 import tensorflow as tf
 from tf_agents.policies import categorical_q_policy, greedy_policy, policy_saver, q_policy
 
-from tfprune_rl.networks import QNetwork
+from tfprune_rl.networks import QNetwork, q_values
 from tfprune_rl.pruning import apply_masks, pruning_wrappers, strip
 
 
@@ -34,21 +34,18 @@ def serving_function(q_network: QNetwork, action_spec, v_max: float):
     [-v_max, v_max], as TF-Agents' `CategoricalQPolicy` computes them.
     """
     observation_spec = q_network.input_tensor_spec
-    support = tf.linspace(-v_max, v_max, q_network.num_atoms)
     action_minimum = int(action_spec.minimum)
 
     @tf.function(input_signature=[
         tf.TensorSpec((None, *observation_spec.shape), observation_spec.dtype, "observation")])
     def serve(observation):
         outputs, _ = q_network(observation)
+        values = q_values(outputs, v_max)
         served = {}
-        q_values = outputs
         if q_network.num_atoms > 1:
-            probabilities = tf.nn.softmax(outputs)
-            q_values = tf.reduce_sum(probabilities * support, axis=-1)
-            served = {"logits": outputs, "probabilities": probabilities}
-        action = tf.argmax(q_values, axis=-1, output_type=tf.int64) + action_minimum
-        return {"q_values": q_values, "action": action, **served}
+            served = {"logits": outputs, "probabilities": tf.nn.softmax(outputs)}
+        action = tf.argmax(values, axis=-1, output_type=tf.int64) + action_minimum
+        return {"q_values": values, "action": action, **served}
 
     return serve
 

@@ -19,8 +19,13 @@ Layers = Sequence[tf.keras.layers.Layer]
 
 @dataclasses.dataclass
 class Encoder:
+    """`next_layer[i]` is the index of the one layer that reads layer i's output (len(layers)
+    for the head), or None when several do (Impala's residual stream): ReDo needs a neuron's
+    outgoing weights in one place."""
+
     layers: list[tf.keras.layers.Layer]
     forward: Callable[[Layers, tf.Tensor], tf.Tensor]
+    next_layer: list[int | None]
 
 
 def make_encoder(name: str, width: int, hidden_units: Sequence[int] = (64, 64)) -> Encoder:
@@ -34,10 +39,10 @@ def make_encoder(name: str, width: int, hidden_units: Sequence[int] = (64, 64)) 
         raise ValueError(f"width={width} must be an integer >= 1")
     if name == "mlp":
         layers = [_dense(units * width, f"hidden_{i}") for i, units in enumerate(hidden_units)]
-        return Encoder(layers, _sequential(num_convs=0, input_scale=1.0))
+        return _sequential_encoder(layers, num_convs=0, input_scale=1.0)
     if name == "minatar":
         layers = [_conv(16 * width, 3, 1, "conv_0", padding="valid"), _dense(128 * width, "dense_0")]
-        return Encoder(layers, _sequential(num_convs=1, input_scale=1.0))
+        return _sequential_encoder(layers, num_convs=1, input_scale=1.0)
     if name == "nature":
         layers = [
             _conv(32 * width, 8, 4, "conv_0"),
@@ -45,7 +50,7 @@ def make_encoder(name: str, width: int, hidden_units: Sequence[int] = (64, 64)) 
             _conv(64 * width, 3, 1, "conv_2"),
             _dense(512 * width, "dense_0"),
         ]
-        return Encoder(layers, _sequential(num_convs=3, input_scale=1 / 255))
+        return _sequential_encoder(layers, num_convs=3, input_scale=1 / 255)
     if name == "impala":
         return _impala(width)
     raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
@@ -65,7 +70,8 @@ def _flatten(x: tf.Tensor) -> tf.Tensor:
     return tf.reshape(x, (-1, x.shape[1:].num_elements()))
 
 
-def _sequential(num_convs: int, input_scale: float):
+def _sequential_encoder(layers: list[tf.keras.layers.Layer], num_convs: int,
+                        input_scale: float) -> Encoder:
     """Convolutions, then a flatten, then dense layers; every layer applies its own ReLU."""
 
     def forward(layers: Layers, observation: tf.Tensor) -> tf.Tensor:
@@ -78,19 +84,22 @@ def _sequential(num_convs: int, input_scale: float):
             x = layer(x, training=False)
         return x
 
-    return forward
+    return Encoder(layers, forward, list(range(1, len(layers) + 1)))
 
 
 def _impala(width: int) -> Encoder:
     """Per stack: conv, 3x3 max-pool with stride 2, two residual blocks (relu-conv-relu-conv)."""
-    layers = []
+    layers, next_layer = [], []
     for s, channels in enumerate(IMPALA_CHANNELS):
         filters = channels * width
         layers.append(_conv(filters, 3, 1, f"stack_{s}_conv", "same", activation=None))
+        next_layer.append(None)
         for b in range(IMPALA_BLOCKS_PER_STACK):
             for c in range(2):
                 layers.append(_conv(filters, 3, 1, f"stack_{s}_block_{b}_conv_{c}", "same", None))
+                next_layer.append(len(layers) if c == 0 else None)
     layers.append(_dense(512 * width, "dense_0"))
+    next_layer.append(len(layers))
 
     def forward(layers: Layers, observation: tf.Tensor) -> tf.Tensor:
         x = tf.cast(observation, tf.float32) / 255
@@ -104,4 +113,4 @@ def _impala(width: int) -> Encoder:
         x = _flatten(tf.nn.relu(x))
         return layers[-1](x, training=False)
 
-    return Encoder(layers, forward)
+    return Encoder(layers, forward, next_layer)

@@ -1,6 +1,6 @@
 """A TF-Agents Q-network: an encoder, then a linear head (one value, or one distribution, per action)."""
 
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import tensorflow as tf
 from tf_agents.networks import network
@@ -9,6 +9,16 @@ from tfprune_rl.networks.encoders import make_encoder
 from tfprune_rl.pruning import strip
 
 LayerTransform = Callable[[Sequence[tf.keras.layers.Layer]], list[tf.keras.layers.Layer]]
+
+
+class Probe(NamedTuple):
+    """One forward pass, opened up: each encoder layer's activation (after the ReLU that
+    follows it), the features the head reads, and the head's output. A tuple, so that a
+    tf.function can return it."""
+
+    activations: dict[str, tf.Tensor]
+    features: tf.Tensor
+    outputs: tf.Tensor
 
 
 class QNetwork(network.Network):
@@ -23,6 +33,10 @@ class QNetwork(network.Network):
     its kernel on every call (acting, target and online passes alike), while the kernels only
     change at optimizer steps, after which `tfprune_rl.pruning.update_masks` re-masks them
     once. Masks advance only there, counted in gradient updates.
+
+    `normalize_features` divides the features the head reads by their L2 norm (the feature
+    normalization of Kumar et al. 2022, the paper's "+L2" baseline):
+    phi / sqrt(max(||phi||^2, 1e-12)), which has a gradient at phi = 0.
     """
 
     def __init__(
@@ -34,14 +48,17 @@ class QNetwork(network.Network):
         hidden_units: Sequence[int] = (64, 64),
         num_atoms: int = 1,
         layer_transform: LayerTransform | None = None,
+        normalize_features: bool = False,
         name: str = "QNetwork",
     ):
         super().__init__(input_tensor_spec, state_spec=(), name=name)
         self._num_actions = int(action_spec.maximum) - int(action_spec.minimum) + 1
         self._num_atoms = num_atoms
+        self._normalize_features = normalize_features
         built = make_encoder(encoder, width, hidden_units)
         head = tf.keras.layers.Dense(self._num_actions * num_atoms, name="q_values")
         self._forward = built.forward
+        self._next_layer = built.next_layer
         layers = built.layers + [head]
         dummy = tf.zeros((1, *input_tensor_spec.shape), input_tensor_spec.dtype)
         self._run(layers, dummy)  # builds every layer, in call order
@@ -58,8 +75,23 @@ class QNetwork(network.Network):
     def num_atoms(self) -> int:
         return self._num_atoms
 
+    @property
+    def next_layer(self) -> list[int | None]:
+        """For each encoder layer, the index in `stack` of the one layer reading its output,
+        or None when several do."""
+        return list(self._next_layer)
+
     def _run(self, layers, observation):
-        head_output = layers[-1](self._forward(layers[:-1], observation), training=False)
+        return self._head(layers[-1], self._features(layers[:-1], observation))
+
+    def _features(self, encoder_layers, observation):
+        features = self._forward(encoder_layers, observation)
+        if self._normalize_features:
+            features = tf.math.l2_normalize(features, axis=-1, epsilon=1e-12)
+        return features
+
+    def _head(self, head, features):
+        head_output = head(features, training=False)
         if self._num_atoms == 1:
             return head_output
         return tf.reshape(head_output, (-1, self._num_actions, self._num_atoms))
@@ -67,3 +99,27 @@ class QNetwork(network.Network):
     def call(self, observation, step_type=None, network_state=(), training=False):
         del step_type, training
         return self._run(self._compute_layers, observation), network_state
+
+    def probe(self, observation) -> Probe:
+        """The same forward pass as `call`, recording every encoder layer's activation."""
+        activations = {}
+
+        def recorded(layer):
+            def run(x, training):
+                y = layer(x, training=training)
+                activations[layer.name] = tf.nn.relu(y)
+                return y
+            return run
+
+        encoder_layers = self._compute_layers[:-1]
+        features = self._features([recorded(layer) for layer in encoder_layers], observation)
+        return Probe(activations, features, self._head(self._compute_layers[-1], features))
+
+
+def q_values(outputs: tf.Tensor, v_max: float) -> tf.Tensor:
+    """Q(s, .) from a QNetwork's outputs: the values themselves, or for a categorical head the
+    means of its distributions on the support [-v_max, v_max] (as TF-Agents' C51 computes)."""
+    if outputs.shape.rank == 2:
+        return outputs
+    support = tf.linspace(-v_max, v_max, outputs.shape[-1])
+    return tf.reduce_sum(tf.nn.softmax(outputs) * support, axis=-1)

@@ -4,6 +4,8 @@ A wrapper advances its own step on every call with training=True, so the schedul
 forward passes, not gradient updates, and re-masks its kernel on every call. Networks here run
 the layers inside the wrappers, and the training step calls `update_masks` once per gradient
 update with the agent's update counter: the only place masks change and kernels are re-masked.
+Masks follow the wrapper's TF-MOT schedule; they are computed here (see `_prune`), not by
+TF-MOT's own update, which can revive pruned weights.
 """
 
 import dataclasses
@@ -53,14 +55,45 @@ def update_masks(wrappers: Sequence[PruneLowMagnitude], step: tf.Tensor) -> None
     """Moves every wrapper to schedule step `step`, recomputes masks where due, re-masks."""
     for wrapper in wrappers:
         wrapper.pruning_step.assign(tf.cast(step, tf.int64))
-        wrapper.pruning_obj.conditional_mask_update()
-        wrapper.pruning_obj.weight_mask_op()
+        due, sparsity = wrapper.pruning_schedule(wrapper.pruning_step)
+        kernel, mask, threshold = wrapper.pruning_vars[0]
+        tf.cond(due, lambda: _prune(kernel, mask, threshold, sparsity), tf.no_op)
+    apply_masks(wrappers)
+
+
+def _prune(kernel: tf.Variable, mask: tf.Variable, threshold: tf.Variable, sparsity) -> tf.Operation:
+    """Keeps the round(size * (1 - sparsity)) largest-magnitude weights among those the mask
+    keeps now, exactly that many.
+
+    TF-MOT keeps every weight with |w| >= the k-th largest |w|: when more than the pruned
+    fraction of a kernel is exactly zero (ReDo zeroes outgoing weights), that threshold is 0
+    and its mask keeps everything, reviving every pruned weight. Here a pruned weight ranks
+    below every kept one, so under a rising sparsity schedule no pruned weight ever returns.
+    """
+    size = kernel.shape.num_elements()
+    keep = tf.maximum(tf.cast(tf.round(size * (1.0 - sparsity)), tf.int32), 1)
+    magnitude = tf.reshape(tf.abs(kernel), [-1])
+    score = tf.where(tf.reshape(mask, [-1]) > 0, magnitude, -1.0)
+    # Ranks from two full top_k's (the second inverts the permutation), and tf.gather for the
+    # k-th value: indexing it with a tensor (values[keep - 1]) made each XLA step take 0.7 s.
+    ranked = tf.math.top_k(score, k=size)
+    rank = tf.math.top_k(-ranked.indices, k=size).indices
+    return tf.group(
+        mask.assign(tf.reshape(tf.cast(rank < keep, mask.dtype), mask.shape)),
+        threshold.assign(tf.maximum(tf.gather(ranked.values, keep - 1), 0.0)),
+    )
+
+
+def kernel_mask(layer: tf.keras.layers.Layer) -> tf.Variable | None:
+    """The mask of a wrapped layer's kernel; None for a plain layer."""
+    return layer.pruning_vars[0][1] if isinstance(layer, PruneLowMagnitude) else None
 
 
 def apply_masks(wrappers: Sequence[PruneLowMagnitude]) -> None:
     """Zeroes pruned kernel entries, which the optimizer moves after the forward pass."""
     for wrapper in wrappers:
-        wrapper.pruning_obj.weight_mask_op()
+        kernel, mask, _ = wrapper.pruning_vars[0]
+        kernel.assign(kernel * mask)
 
 
 def strip(layers: Sequence[tf.keras.layers.Layer]) -> list[tf.keras.layers.Layer]:

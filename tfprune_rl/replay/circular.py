@@ -115,18 +115,22 @@ class ReplayBuffer:
         self._added[stream] += 1
         self._episode_step[stream] += 1
 
-    def sample(self, batch_size: int) -> dict[str, np.ndarray]:
+    def sample(self, batch_size: int, rng: np.random.Generator | None = None
+               ) -> dict[str, np.ndarray]:
         """A batch of n-step transitions, with `indices` (for `update_priorities`) and `weights`.
 
         Slots whose transition is incomplete are drawn again; frames are stacked once, at the end.
+        `rng` draws instead of the buffer's own generator, which then keeps its state: a batch
+        for measuring does not change the batches training sees.
         """
-        slots = self._draw(batch_size)
+        rng = self._rng if rng is None else rng
+        slots = self._draw(batch_size, rng)
         for _ in range(MAX_RESAMPLE_ROUNDS):
             walk = self._n_step_walk(slots)
             invalid = ~walk["valid"]
             if not invalid.any():
                 break
-            slots[invalid] = self._draw(int(invalid.sum()))
+            slots[invalid] = self._draw(int(invalid.sum()), rng)
         else:
             raise ValueError(
                 f"replay holds no complete {self.n_step}-step transition yet ({len(self)} steps)"
@@ -152,13 +156,13 @@ class ReplayBuffer:
             raise ValueError("update_priorities needs the prioritized replay scheme")
         self._tree.set(indices, priorities)
 
-    def _draw(self, count: int) -> np.ndarray:
+    def _draw(self, count: int, rng: np.random.Generator) -> np.ndarray:
         if len(self) == 0:
             raise ValueError("cannot sample from an empty replay buffer")
         if self._tree:
-            return self._tree.stratified_sample(count, self._rng)
+            return self._tree.stratified_sample(count, rng)
         filled = np.minimum(self._added, self.stream_capacity)
-        position = self._rng.integers(0, filled.sum(), size=count)
+        position = rng.integers(0, filled.sum(), size=count)
         stream = np.searchsorted(np.cumsum(filled), position, side="right")
         offset = position - (np.cumsum(filled) - filled)[stream]
         return stream * self.stream_capacity + offset

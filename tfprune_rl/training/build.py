@@ -8,7 +8,7 @@ import tensorflow as tf
 from tf_agents.trajectories import time_step as ts
 
 from tfprune_rl import pruning
-from tfprune_rl.agents import create_agent, linearly_decaying_epsilon, num_atoms
+from tfprune_rl.agents import create_agent, linearly_decaying_epsilon, make_optimizer, num_atoms
 from tfprune_rl.envs import env_specs, make_gym_env
 from tfprune_rl.networks import QNetwork
 from tfprune_rl.training.checkpoints import checkpoint_path
@@ -24,7 +24,7 @@ def build_q_network(config: TrainConfig, observation_spec, action_spec) -> QNetw
         ).wrap
     return QNetwork(
         observation_spec, action_spec, config.encoder, config.width, config.hidden_units,
-        num_atoms(config.agent), layer_transform,
+        num_atoms(config.agent), layer_transform, config.l2_normalize,
     )
 
 
@@ -36,10 +36,12 @@ def collect_epsilon(config: TrainConfig, env_steps: tf.Variable) -> Callable[[],
 
 
 def build_agent(config: TrainConfig, time_step_spec, action_spec, q_network: QNetwork,
-                epsilon: Callable[[], tf.Tensor]):
+                epsilon: Callable[[], tf.Tensor], optimizer: tf.keras.optimizers.Optimizer):
+    """`optimizer` comes from `make_optimizer(config.hparams)`: ReDo and reset need it too."""
     return create_agent(
         config.agent, time_step_spec, action_spec, q_network, config.hparams, epsilon,
         train_step_counter=tf.Variable(0, dtype=tf.int64, name="train_steps"),
+        optimizer=optimizer,
     )
 
 
@@ -55,7 +57,7 @@ def restore_q_network(config: TrainConfig, env_step: int):
     q_network = build_q_network(config, observation_spec, action_spec)
     env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
     agent = build_agent(config, time_step_spec, action_spec, q_network,
-                        collect_epsilon(config, env_steps))
+                        collect_epsilon(config, env_steps), make_optimizer(config.hparams))
     path = checkpoint_path(os.path.join(config.root_dir, "checkpoints"), env_step)
     status = tf.train.Checkpoint(agent=agent, env_steps=env_steps).read(path)
     status.assert_existing_objects_matched().expect_partial()
@@ -66,5 +68,6 @@ def export_metadata(config: TrainConfig, env_step: int) -> dict:
     """What an export records about the run it came from (the update count is added by export)."""
     return {"env_id": config.env_id, "sticky_actions": config.sticky_actions,
             "agent": config.agent, "encoder": config.encoder, "width": config.width,
-            "target_sparsity": config.sparsity, "v_max": config.hparams.v_max,
+            "target_sparsity": config.sparsity, "l2_normalize": config.l2_normalize,
+            "v_max": config.hparams.v_max,
             "env_step": env_step}

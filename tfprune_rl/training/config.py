@@ -40,6 +40,12 @@ class TrainConfig:
     eval_interval: int = 10_000
     checkpoint_interval: int = 5_000
     log_interval: int = 2_000
+    diagnostics_period: int = 1_000
+    diagnostics_batch_size: int = 256
+    l2_normalize: bool = False
+    redo_tau: float = 0.1
+    redo_period: int = 0
+    reset_period: int = 0
 
     def __post_init__(self):
         choices = {"agent": (self.agent, AGENTS), "encoder": (self.encoder, ENCODERS),
@@ -55,9 +61,15 @@ class TrainConfig:
         if not self.hidden_units or min(self.hidden_units) < 1:
             raise ValueError(f"hidden_units={list(self.hidden_units)} must be positive sizes")
         for name in ("num_envs", "n_step", "update_period", "batch_size", "replay_capacity",
-                     "eval_episodes", "eval_interval", "checkpoint_interval", "log_interval"):
+                     "eval_episodes", "eval_interval", "checkpoint_interval", "log_interval",
+                     "diagnostics_period", "diagnostics_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        for name in ("redo_period", "reset_period"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 0 (0 turns it off)")
+        if self.redo_tau < 0:
+            raise ValueError(f"redo_tau={self.redo_tau} must be >= 0")
         if self.num_env_steps % self.num_envs:
             raise ValueError(
                 f"num_env_steps={self.num_env_steps} must be a multiple of num_envs={self.num_envs}"

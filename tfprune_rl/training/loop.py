@@ -11,8 +11,10 @@ import tensorflow as tf
 from tf_agents.policies import epsilon_greedy_policy
 from tf_agents.trajectories import policy_step, time_step as ts, trajectory
 
-from tfprune_rl import pruning
-from tfprune_rl.agents import per_example_loss
+from tfprune_rl import diagnostics, pruning
+from tfprune_rl.agents import (
+    make_optimizer, per_example_loss, recycle_dormant, reset_last_layer,
+)
 from tfprune_rl.envs import (
     env_specs, frame_stack_size, make_gym_env, make_vector_env, random_observations,
 )
@@ -24,6 +26,7 @@ from tfprune_rl.training.build import (
 )
 from tfprune_rl.training.checkpoints import RunCheckpoints
 from tfprune_rl.training.config import TrainConfig, updates_between
+from tfprune_rl.training.diagnostics_log import DiagnosticsLog
 from tfprune_rl.training.evaluation import evaluate
 from tfprune_rl.training.timing import PhaseTimer
 
@@ -63,7 +66,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
     q_network = build_q_network(config, observation_spec, action_spec)
     env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
     epsilon = collect_epsilon(config, env_steps)
-    agent = build_agent(config, time_step_spec, action_spec, q_network, epsilon)
+    optimizer = make_optimizer(config.hparams)
+    agent = build_agent(config, time_step_spec, action_spec, q_network, epsilon, optimizer)
     wrappers = pruning.pruning_wrappers(q_network.stack)
 
     @tf.function(jit_compile=True)  # XLA fuses the many small ops: 1.5-2x faster on a CPU
@@ -95,8 +99,12 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
         log(f"run in {config.root_dir} is already complete at {step:,} env steps")
         with open(metrics_path) as f:
             return json.load(f)
+    updates = int(agent.train_step_counter)
     if step:
-        log(f"resumed from env step {step:,} (update {int(agent.train_step_counter):,})")
+        log(f"resumed from env step {step:,} (update {updates:,})")
+    diagnostics_log = DiagnosticsLog(os.path.join(config.root_dir, "diagnostics.jsonl"))
+    diagnostics_log.keep_until(updates)
+    last_diagnostics = (diagnostics_log.rows() or [{}])[-1]
     for stream in range(config.num_envs):  # episodes cut by a restart are never sampled whole
         replay.start_episode(stream)
 
@@ -108,6 +116,11 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
     session_start = last_log_time = time.time()
     last_log_step, last_log_updates = step, int(agent.train_step_counter)
     observation, _ = envs.reset(seed=config.seed + step)
+
+    def probe_observations(at_update: int) -> np.ndarray:
+        """A replay batch drawn by its own generator, the same whenever the run is resumed."""
+        rng = np.random.default_rng([config.seed, at_update])
+        return replay.sample(config.diagnostics_batch_size, rng)["observation"]
 
     def evaluate_and_log(at_step: int) -> list[float]:
         returns = evaluate(eval_env, act_for_eval, config.eval_episodes,
@@ -149,6 +162,26 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
                     priorities = priorities.numpy()  # waits for the step: its time counts here
                 if config.replay_scheme == "prioritized":
                     replay.update_priorities(batch["indices"], priorities)
+                updates += 1
+                if updates % config.diagnostics_period == 0:
+                    with timer.phase("diagnostics"):
+                        last_diagnostics = _record_diagnostics(
+                            q_network, probe_observations(updates), config.hparams.v_max,
+                            step, updates,
+                        )
+                        diagnostics_log.append(last_diagnostics)
+                if config.redo_period and updates % config.redo_period == 0:
+                    with timer.phase("train"):
+                        recycled = recycle_dormant(
+                            q_network, optimizer, probe_observations(updates), config.redo_tau,
+                            np.random.default_rng([config.seed, updates, 0]))
+                    tf.summary.scalar("redo/recycled_neurons",
+                                      sum(r.size for r in recycled.values()), step=step)
+                if config.reset_period and updates % config.reset_period == 0:
+                    with timer.phase("train"):
+                        reset_last_layer(q_network, optimizer,
+                                         np.random.default_rng([config.seed, updates, 1]))
+                    tf.summary.scalar("reset/resets", updates // config.reset_period, step=step)
 
             if _crossed(previous_step, step, config.log_interval):
                 now = time.time()
@@ -168,6 +201,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
                     f"{throughput['updates_per_second']:,.0f} updates/s | "
                     f"return {_mean(recent_returns):.1f} (last {len(recent_returns)} episodes) | "
                     f"sparsity {sparsity:.3f} | loss {float(loss):.4f}"
+                    + _diagnostics_summary(last_diagnostics)
                 )
             if _crossed(previous_step, step, config.eval_interval) and step < config.num_env_steps:
                 with timer.phase("eval"):
@@ -189,6 +223,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
     )
     metrics = _final_metrics(config, returns, report, step, int(agent.train_step_counter),
                              float(wall_time.numpy()), throughput, replay)
+    metrics["diagnostics"] = last_diagnostics
     _write_json_atomically(metrics_path, metrics)
     log(f"done: eval return {metrics['eval_return_mean']:.1f}, sparsity "
         f"{metrics['sparsity']:.4f} (read from {os.path.join(export_dir, SAVED_MODEL)})")
@@ -219,6 +254,29 @@ def _write_training_summaries(
     if recent_returns:
         tf.summary.scalar("train/return", _mean(recent_returns), step=step)
     return pruning.total_sparsity(stats)
+
+
+def _record_diagnostics(q_network: QNetwork, observations: np.ndarray, v_max: float,
+                        step: int, updates: int) -> dict:
+    """Writes the `diagnostics/` scalars; returns them, with the kernels' sparsity and pruning
+    thresholds (in TensorBoard at every progress line), as one row."""
+    values = diagnostics.measure(q_network, observations, v_max)
+    for tag, value in values.items():
+        tf.summary.scalar(tag, value, step=step)
+    stats = pruning.kernel_sparsity(q_network.stack)
+    sparsity = {f"sparsity/{layer.name}": layer.sparsity for layer in stats}
+    sparsity["sparsity/total"] = pruning.total_sparsity(stats)
+    thresholds = {f"threshold/{layer.name}": layer.threshold for layer in stats
+                  if layer.threshold is not None}
+    return {"env_step": step, "update": updates, **values, **sparsity, **thresholds}
+
+
+def _diagnostics_summary(row: dict) -> str:
+    """The two diagnostics the progress line shows, once there are any."""
+    if not row:
+        return ""
+    dormant = row[f"{diagnostics.PREFIX}dormant_tau_0.1/all"]
+    return f" | srank {row[f'{diagnostics.PREFIX}srank']:.0f}, dormant(0.1) {dormant:.1%}"
 
 
 def _final_metrics(

@@ -1,0 +1,35 @@
+"""DIR/diagnostics.jsonl: one line per diagnostics point (env step, update, every scalar), for
+tools that read curves without TensorBoard's event reader."""
+
+import json
+import os
+
+
+class DiagnosticsLog:
+    def __init__(self, path: str):
+        self.path = path
+
+    def rows(self) -> list[dict]:
+        """The complete lines; a line cut short by a kill is not one."""
+        if not os.path.exists(self.path):
+            return []
+        rows = []
+        with open(self.path) as f:
+            for line in f:
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    break
+        return rows
+
+    def keep_until(self, update: int) -> None:
+        """Drops the rows after `update` (written after the checkpoint a run resumes from)."""
+        kept = [row for row in self.rows() if row["update"] <= update]
+        tmp_path = f"{self.path}.tmp-{os.getpid()}"
+        with open(tmp_path, "w") as f:
+            f.writelines(json.dumps(row) + "\n" for row in kept)
+        os.replace(tmp_path, self.path)
+
+    def append(self, row: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(row) + "\n")
