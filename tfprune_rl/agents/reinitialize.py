@@ -1,11 +1,12 @@
 """The paper's re-initialization baselines against plasticity loss: ReDo and last-layer reset.
 
 - ReDo (Sokar et al. 2023): every tau-dormant neuron of a hidden layer gets fresh incoming
-  weights (the layer's own initializers, freshly seeded) and zero outgoing
-  weights, and Adam's moments of all those entries are zeroed. A weight that is both (from a
-  dormant neuron to a dormant neuron) ends at zero, so the network's output is unchanged. A
-  feature map counts as one neuron. Layers whose output several layers read (Impala's residual stream) are measured but
-  not recycled, as in the ReDo authors' ResNet code.
+  weights (the layer's own initializers, freshly seeded) and zero outgoing weights, and Adam's
+  moments of all those entries are zeroed. A weight that is both (from a dormant neuron to a
+  dormant neuron) ends at zero, so recycling silent neurons (tau 0) leaves the network's
+  output unchanged. A feature map counts as one neuron. Layers whose output several layers
+  read (Impala's residual stream) are measured but not recycled, as in the ReDo authors'
+  ResNet code.
 - Reset (Nikishin et al. 2022): the last layer is re-initialized, its Adam moments zeroed.
 
 Only the online network changes; the target network takes the new weights at its next copy.
