@@ -114,7 +114,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
     loss, throughput = float("nan"), {}
     timer = PhaseTimer()
     session_start = last_log_time = time.time()
-    last_log_step, last_log_updates = step, int(agent.train_step_counter)
+    last_log_step, last_log_updates = step, updates
     observation, _ = envs.reset(seed=config.seed + step)
 
     def probe_observations(at_update: int) -> np.ndarray:
@@ -185,7 +185,6 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
 
             if _crossed(previous_step, step, config.log_interval):
                 now = time.time()
-                updates = int(agent.train_step_counter)
                 throughput = {
                     "env_steps_per_second": (step - last_log_step) / (now - last_log_time),
                     "updates_per_second": (updates - last_log_updates) / (now - last_log_time),
@@ -219,9 +218,9 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
         q_network, time_step_spec, action_spec, export_dir,
         random_observations(config.env_id, config.sticky_actions, CHECK_OBSERVATIONS,
                             config.seed + EVAL_SEED_OFFSET),
-        export_metadata(config, step), int(agent.train_step_counter), config.hparams.v_max,
+        export_metadata(config, step), updates, config.hparams.v_max,
     )
-    metrics = _final_metrics(config, returns, report, step, int(agent.train_step_counter),
+    metrics = _final_metrics(config, returns, report, step, updates,
                              float(wall_time.numpy()), throughput, replay)
     metrics["diagnostics"] = last_diagnostics
     _write_json_atomically(metrics_path, metrics)
