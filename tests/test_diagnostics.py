@@ -11,7 +11,7 @@ from tfprune_rl import diagnostics, pruning
 from tfprune_rl.agents import DqnHyperparams, create_agent, make_optimizer
 from tfprune_rl.networks import QNetwork
 from tfprune_rl.pruning import strip
-from tfprune_rl.training.diagnostics_log import DiagnosticsLog
+from tfprune_rl.training.jsonl_log import JsonlLog
 from tfprune_rl.training.loop import as_transition
 
 OBSERVATION = tensor_spec.TensorSpec((3,), tf.float32)
@@ -161,15 +161,15 @@ def test_measuring_changes_no_weight_mask_pruning_step_or_optimizer_slot(cartpol
     assert int(wrappers[0].pruning_step) == 12
 
 
-def test_diagnostics_log_drops_rows_after_the_resumed_update_and_a_cut_line(tmp_path):
-    log = DiagnosticsLog(str(tmp_path / "diagnostics.jsonl"))
+def test_jsonl_log_drops_rejected_rows_and_a_cut_line(tmp_path):
+    log = JsonlLog(str(tmp_path / "diagnostics.jsonl"))
     assert log.rows() == []
     for update in (500, 1000, 1500, 2000):
         log.append({"update": update, "diagnostics/srank": update / 100})
     with open(log.path, "a") as f:
         f.write('{"update": 2500, "diagnost')  # killed mid-write
     assert [row["update"] for row in log.rows()] == [500, 1000, 1500, 2000]
-    log.keep_until(1000)
+    log.keep(lambda row: row["update"] <= 1000)
     log.append({"update": 1500, "diagnostics/srank": 1.0})
     assert log.rows() == [{"update": 500, "diagnostics/srank": 5.0},
                           {"update": 1000, "diagnostics/srank": 10.0},

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import cli
+from tfprune_rl.analysis.reference_scores import MINATAR_RANDOM
 from tfprune_rl.export import saved_kernels
 
 pytestmark = pytest.mark.slow
@@ -24,31 +25,25 @@ AGENT_FLAGS = {
     "dqn": ["--agent=dqn"],
     "rainbow_lite": ["--agent=c51", "--n_step=3", "--replay_scheme=prioritized"],
 }
-RANDOM_POLICY = ["--eval_epsilon=1.0"]
 LEARNED_OVER_RANDOM = 4.0
 
 
 @pytest.fixture(scope="module")
 def minatar_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("minatar")
-    random_root = root / "random"
-    processes = [
-        cli.start(f"--root_dir={root / name}", *MINATAR_BUDGET, *flags)
-        for name, flags in AGENT_FLAGS.items()
-    ] + [cli.start(f"--root_dir={random_root}", *MINATAR_BUDGET, "--agent=dqn",
-                   "--num_env_steps=2002", "--learning_starts=2000", "--sparsity=0",
-                   *RANDOM_POLICY)]
+    processes = [cli.start(f"--root_dir={root / name}", *MINATAR_BUDGET, *flags)
+                 for name, flags in AGENT_FLAGS.items()]
     for process in processes:
         cli.finish(process)
-    runs = {name: cli.metrics(root / name) for name in AGENT_FLAGS}
-    return runs, cli.metrics(random_root)["eval_return_mean"]
+    return {name: cli.metrics(root / name) for name in AGENT_FLAGS}
 
 
 @pytest.mark.parametrize("agent", sorted(AGENT_FLAGS))
 def test_pruned_agent_learns_minatar_breakout(minatar_runs, agent):
-    runs, random_return = minatar_runs
-    final = runs[agent]
+    """4x a uniformly random policy (0.381 over 1,000 episodes; at least 0.5 is asked for)."""
+    final = minatar_runs[agent]
     assert final["sparsity"] == pytest.approx(0.95, abs=1e-3)
+    random_return = MINATAR_RANDOM["Breakout"]
     assert final["eval_return_mean"] >= LEARNED_OVER_RANDOM * max(random_return, 0.5), (
         final["eval_returns"], random_return)
 

@@ -1,6 +1,6 @@
-"""Flags as the entry points parse them: every preset in experiments/ gives a valid run
-configuration, a run reads back from its flags.txt, and a bad value is refused with a message
-naming it and what is allowed."""
+"""Flags as the entry points parse them: every preset in experiments/ (sweeps included) gives
+valid run configurations, a run reads back from its flags.txt, and a bad value is refused with
+a message naming it and what is allowed."""
 
 import dataclasses
 import glob
@@ -15,6 +15,7 @@ from tfprune_rl.entry_points import (
     config_from_flags, define_run_flags, load_run_config, run_flag_values,
 )
 from tfprune_rl.envs import make_gym_env
+from tfprune_rl.sweeps import expand, parse_grid, read_games
 from tfprune_rl.training.run_dir import claim_run_dir
 
 EXPERIMENTS = os.path.join(REPO_ROOT, "experiments")
@@ -78,9 +79,38 @@ def test_baseline_presets_change_only_their_own_settings(baseline, setting):
     assert config == dataclasses.replace(plain, **expected)
 
 
+def test_minatar_cpu_budget_shortens_training_only():
+    base = [f"--flagfile={EXPERIMENTS}/minatar/dqn.flags", "--env=MinAtar/Breakout-v1"]
+    plain = _config(*base)
+    config = _config(*base, f"--flagfile={EXPERIMENTS}/minatar/budget_75k.flags")
+    assert config == dataclasses.replace(
+        plain, num_env_steps=75_000, epsilon_decay_steps=25_000, eval_interval=15_000,
+        checkpoint_interval=15_000, log_interval=5_000)
+
+
+SWEEP_TRIALS = {"atari_width_dqn": 450, "atari_width_rainbow_lite": 450,
+                "atari_sparsity_dqn": 300, "minatar_width_dqn": 150, "minatar_width_small": 16}
+
+
+@pytest.mark.parametrize("name", sorted(SWEEP_TRIALS))
+def test_sweep_presets_define_valid_trials(name, monkeypatch):
+    """Every grid point and game (seed 0) parses as a trainer run, as tfprune-sweep checks."""
+    monkeypatch.chdir(REPO_ROOT)  # the presets name files relative to the repository
+    with open(os.path.join(EXPERIMENTS, "sweeps", f"{name}.flags")) as f:
+        entries = [line.strip()[2:].split("=", 1) for line in f if line.startswith("--")]
+    values = {key: [value for k, value in entries if k == key] for key, _ in entries}
+    trials = expand(read_games(values["games"][0].split(",")), parse_grid(values["grid"]),
+                    int(values["seeds"][0]))
+    assert len(trials) == SWEEP_TRIALS[name]
+    configs = [_config(*trial.trainer_args(values["trainer_flagfile"], "/sweep"))
+               for trial in trials if trial.seed == 0]
+    assert {config.sparsity for config in configs} >= {0.0, 0.95}
+    assert len({config.env_id for config in configs}) in (2, 5, 15)
+
+
 def test_every_preset_file_is_covered():
-    covered = {"dqn", "rainbow_lite", "budget_40m_frames", "budget_atari100k", "weight_decay",
-               "l2_normalize", "redo", "reset"}
+    covered = {"dqn", "rainbow_lite", "budget_40m_frames", "budget_atari100k", "budget_75k",
+               "weight_decay", "l2_normalize", "redo", "reset", *SWEEP_TRIALS}
     assert {os.path.basename(path)[:-len(".flags")] for path in AGENT_PRESETS} == covered
 
 

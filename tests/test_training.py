@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 # Small runs for resume and determinism: 3,500 updates, masks every 100 within [700, 2800].
 TINY = ["--num_env_steps=4000", "--learning_starts=500", "--pruning_frequency=100",
-        "--checkpoint_interval=1000", "--eval_interval=4000", "--log_interval=1000",
+        "--checkpoint_interval=1000", "--eval_interval=1500", "--log_interval=1000",
         "--eval_episodes=2", "--width=2", "--diagnostics_period=500"]
 
 
@@ -35,8 +35,8 @@ def _scalars(root_dir, tag) -> list[float]:
     return [value for _, value in _all_scalars(root_dir).get(tag, [])]
 
 
-def _diagnostics_rows(root_dir) -> list[dict]:
-    with open(os.path.join(root_dir, "diagnostics.jsonl")) as f:
+def _jsonl_rows(root_dir, name="diagnostics.jsonl") -> list[dict]:
+    with open(os.path.join(root_dir, name)) as f:
         return [json.loads(line) for line in f]
 
 
@@ -49,6 +49,10 @@ def test_default_budget_learns_cartpole(default_runs, run):
     assert len(final["eval_returns"]) == 10
     evaluations = _scalars(default_runs[0][run], "eval/return")
     assert len(evaluations) == 5 and max(evaluations) >= 475, evaluations
+    rows = _jsonl_rows(default_runs[0][run], "evaluations.jsonl")
+    assert [row["env_step"] for row in rows] == list(range(10_000, 50_001, 10_000))
+    assert [row["return_mean"] for row in rows] == pytest.approx(evaluations)
+    assert rows[-1]["returns"] == final["eval_returns"]
     assert final["eval_return_mean"] >= 150, evaluations
 
 
@@ -86,7 +90,7 @@ def test_every_diagnostic_is_in_tensorboard_and_in_the_run_metrics(default_runs)
         expected |= {f"diagnostics/dormant_tau_{tau}/{layer}"
                      for layer in ("hidden_0", "hidden_1", "all")}
     assert expected == {tag for tag in scalars if tag.startswith("diagnostics/")}
-    rows = _diagnostics_rows(runs["pruned"])
+    rows = _jsonl_rows(runs["pruned"])
     assert [row["update"] for row in rows] == list(range(1000, 49_001, 1000))
     for tag in expected:
         assert scalars[tag] == [(row["env_step"], pytest.approx(row[tag])) for row in rows], tag
@@ -124,8 +128,11 @@ def test_killed_run_resumes_to_the_same_end_state(tmp_path):
     for key in ("env_steps", "train_steps", "layer_sparsity"):
         assert cli.metrics(killed)[key] == cli.metrics(straight)[key]
     every_500_updates = list(range(500, 3501, 500))  # the rows after the checkpoint: rewritten
-    assert [row["update"] for row in _diagnostics_rows(killed)] == every_500_updates
-    assert [row["update"] for row in _diagnostics_rows(straight)] == every_500_updates
+    assert [row["update"] for row in _jsonl_rows(killed)] == every_500_updates
+    assert [row["update"] for row in _jsonl_rows(straight)] == every_500_updates
+    for run in (killed, straight):  # the final evaluation is redone, never doubled
+        assert [row["env_step"] for row in _jsonl_rows(run, "evaluations.jsonl")] == [
+            1500, 3000, 4000]
     state = _schedule_state(killed)
     assert state == _schedule_state(straight)
     online_steps = [v for k, v in state.items() if k.startswith("agent/_q_network/")]

@@ -26,7 +26,7 @@ from tfprune_rl.training.build import (
 )
 from tfprune_rl.training.checkpoints import RunCheckpoints
 from tfprune_rl.training.config import TrainConfig, updates_between
-from tfprune_rl.training.diagnostics_log import DiagnosticsLog
+from tfprune_rl.training.jsonl_log import JsonlLog
 from tfprune_rl.training.evaluation import evaluate
 from tfprune_rl.training.timing import PhaseTimer
 
@@ -102,8 +102,11 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
     updates = int(agent.train_step_counter)
     if step:
         log(f"resumed from env step {step:,} (update {updates:,})")
-    diagnostics_log = DiagnosticsLog(os.path.join(config.root_dir, "diagnostics.jsonl"))
-    diagnostics_log.keep_until(updates)
+    diagnostics_log = JsonlLog(os.path.join(config.root_dir, "diagnostics.jsonl"))
+    diagnostics_log.keep(lambda row: row["update"] <= updates)
+    evaluation_log = JsonlLog(os.path.join(config.root_dir, "evaluations.jsonl"))
+    # The final evaluation follows the last checkpoint, so a resumed run always redoes it.
+    evaluation_log.keep(lambda row: row["env_step"] <= min(step, config.num_env_steps - 1))
     last_diagnostics = (diagnostics_log.rows() or [{}])[-1]
     for stream in range(config.num_envs):  # episodes cut by a restart are never sampled whole
         replay.start_episode(stream)
@@ -126,6 +129,9 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
         returns = evaluate(eval_env, act_for_eval, config.eval_episodes,
                            config.seed + EVAL_SEED_OFFSET)
         tf.summary.scalar("eval/return", np.mean(returns), step=at_step)
+        evaluation_log.append({"env_step": at_step, "update": updates,
+                               "return_mean": float(np.mean(returns)),
+                               "returns": [float(r) for r in returns]})
         log(f"eval at env step {at_step:,}: mean return {np.mean(returns):.1f} "
             f"over {len(returns)} episodes")
         return returns

@@ -1,11 +1,12 @@
-"""DIR/diagnostics.jsonl: one line per diagnostics point (env step, update, every scalar), for
-tools that read curves without TensorBoard's event reader."""
+"""A run's curves as JSON lines (DIR/diagnostics.jsonl, DIR/evaluations.jsonl), for tools that
+read them without TensorBoard's event reader."""
 
 import json
 import os
+from typing import Callable
 
 
-class DiagnosticsLog:
+class JsonlLog:
     def __init__(self, path: str):
         self.path = path
 
@@ -22,9 +23,9 @@ class DiagnosticsLog:
                     break
         return rows
 
-    def keep_until(self, update: int) -> None:
-        """Drops the rows after `update` (written after the checkpoint a run resumes from)."""
-        kept = [row for row in self.rows() if row["update"] <= update]
+    def keep(self, predicate: Callable[[dict], bool]) -> None:
+        """Drops the rows `predicate` rejects (written after the checkpoint a run resumes from)."""
+        kept = [row for row in self.rows() if predicate(row)]
         tmp_path = f"{self.path}.tmp-{os.getpid()}"
         with open(tmp_path, "w") as f:
             f.writelines(json.dumps(row) + "\n" for row in kept)

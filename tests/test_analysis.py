@@ -1,0 +1,162 @@
+"""Aggregation and figures, on run directories written by the test: normalization, rliable's
+own estimates, the report files, and the PNGs read back as images."""
+
+import csv
+import json
+import os
+
+import matplotlib.image
+import numpy as np
+import pytest
+from rliable import library, metrics
+
+from tfprune_rl.analysis import (
+    FILES, RLIABLE_DEFAULT_REPS, Normalization, aggregate, draw_all, interval_estimates,
+    load_runs, references, report,
+)
+
+GAMES = ("MinAtar/Breakout-v1", "MinAtar/SpaceInvaders-v1")
+STEPS = (15_000, 30_000, 45_000)
+
+
+def _write_run(root, env_id, width, sparsity, seed, final_return, finished=True):
+    """A run directory as the trainer leaves it, with returns that grow to `final_return`."""
+    path = os.path.join(root, env_id.replace("/", "-"), f"w{width}-s{sparsity}", f"seed{seed}")
+    os.makedirs(path)
+    with open(os.path.join(path, "flags.txt"), "w") as f:
+        f.write(f"--root_dir={path}\n--env={env_id}\n--seed={seed}\n--width={width}\n"
+                f"--sparsity={sparsity}\n--agent=dqn\n")
+    if not finished:
+        return
+    with open(os.path.join(path, "metrics.json"), "w") as f:
+        json.dump({"eval_return_mean": final_return}, f)
+    with open(os.path.join(path, "evaluations.jsonl"), "w") as f:
+        for i, step in enumerate(STEPS):
+            value = final_return * (i + 1) / len(STEPS)
+            f.write(json.dumps({"env_step": step, "update": step // 4, "return_mean": value,
+                                "returns": [value]}) + "\n")
+    with open(os.path.join(path, "diagnostics.jsonl"), "w") as f:
+        for i, step in enumerate(STEPS):
+            f.write(json.dumps({"env_step": step, "update": step // 4,
+                                "diagnostics/srank": 10.0 * width + i + seed,
+                                "diagnostics/dormant_tau_0.1/all": 0.1 * i,
+                                "diagnostics/param_norm": 5.0 + sparsity,
+                                "diagnostics/q_norm": 1.0 + i}) + "\n")
+
+
+def _returns(env_id, width, sparsity, seed):
+    """Breakout rewards width when pruned and punishes it when dense, as in the paper."""
+    base = 10.0 if env_id.endswith("Breakout-v1") else 30.0
+    scale = (1 + 0.5 * (width - 1)) if sparsity else (1 - 0.2 * (width - 1))
+    return base * scale + seed
+
+
+@pytest.fixture
+def sweep_root(tmp_path):
+    for env_id in GAMES:
+        for width in (1, 3):
+            for sparsity in (0, 0.95):
+                for seed in (0, 1, 2):
+                    _write_run(str(tmp_path), env_id, width, sparsity, seed,
+                               _returns(env_id, width, sparsity, seed))
+    _write_run(str(tmp_path), GAMES[0], 1, 0, 9, 0.0, finished=False)
+    return str(tmp_path)
+
+
+def test_human_normalized_atari_scores_match_hand_computed_values():
+    breakout = Normalization("ALE/Breakout-v5", *references("ALE/Breakout-v5", 0.0))
+    assert breakout(16.1) == pytest.approx((16.1 - 1.7) / (30.5 - 1.7))  # 0.5
+    assert breakout(16.1) == pytest.approx(0.5)
+    pong = Normalization("ALE/Pong-v5", *references("ALE/Pong-v5", 0.0))
+    assert pong(-20.7) == pytest.approx(0.0) and pong(14.6) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="no human and random scores for Atari game 'Tetris'"):
+        references("ALE/Tetris-v5", 1.0)
+
+
+def test_minatar_scores_run_from_random_play_to_the_best_configuration():
+    zero, one, meaning = references("MinAtar/SpaceInvaders-v1", 40.0)
+    assert (zero, one) == (3.97, 40.0) and "best configuration" in meaning
+    assert references("CartPole-v1", 200.0)[:2] == (0.0, 200.0)
+    with pytest.raises(ValueError, match="MinAtar/Breakout-v1: no configuration"):
+        references("MinAtar/Breakout-v1", 0.2)
+
+
+def test_interval_estimates_equal_rliables_own_on_the_same_array():
+    scores = np.random.default_rng(3).gamma(2.0, 0.5, size=(5, 7))
+    point, interval = interval_estimates(scores, reps=2000, seed=11)
+    np.random.seed(11)  # rliable 1.2 resamples with NumPy's global generator
+    own_point, own_interval = library.get_interval_estimates(
+        {"x": scores}, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=2000)
+    assert point[0] == pytest.approx(own_point["x"][0])
+    np.testing.assert_allclose(interval[:, 0], own_interval["x"][:, 0])
+    assert point[1] == pytest.approx(scores.mean())
+    assert point[2] == pytest.approx(np.median(scores.mean(axis=0)))
+    assert point[3] == pytest.approx(np.mean(np.maximum(1 - scores, 0)))
+    assert RLIABLE_DEFAULT_REPS == 50_000
+
+
+def test_aggregate_groups_configurations_and_normalizes_per_game(sweep_root):
+    runs, unfinished = load_runs(sweep_root)
+    assert len(runs) == 24 and len(unfinished) == 1
+    results, norms = aggregate(runs, reps=500)
+    assert [r.label for r in results] == ["sparsity=0, width=1", "sparsity=0, width=3",
+                                          "sparsity=0.95, width=1", "sparsity=0.95, width=3"]
+    best_breakout = np.mean([_returns(GAMES[0], 3, 0.95, s) for s in range(3)])  # 21
+    assert norms[GAMES[0]].one == pytest.approx(best_breakout)
+    assert norms[GAMES[0]].zero == 0.381
+    pruned_wide = results[3]
+    assert pruned_wide.seeds == 3
+    assert pruned_wide.per_game[GAMES[0]]["return_mean"] == pytest.approx(21.0)
+    assert pruned_wide.per_game[GAMES[0]]["normalized_mean"] == pytest.approx(1.0)
+    expected = np.array([[norms[g](_returns(g, 3, 0.95, s)) for g in GAMES] for s in range(3)])
+    assert pruned_wide.point["iqm"] == pytest.approx(metrics.aggregate_iqm(expected))
+    low, high = pruned_wide.ci["iqm"]
+    assert low <= pruned_wide.point["iqm"] <= high
+    assert results[1].point["iqm"] < results[0].point["iqm"] < results[3].point["iqm"]
+    assert pruned_wide.curve["env_steps"] == list(STEPS)
+    assert pruned_wide.curve["iqm"][-1] == pytest.approx(pruned_wide.point["iqm"])
+    assert pruned_wide.curve["iqm"][0] == pytest.approx(pruned_wide.point["iqm"] / 3, rel=0.1)
+
+
+def test_report_files_hold_every_configuration(sweep_root, tmp_path):
+    output = str(tmp_path / "out")
+    results, _, tables = report(sweep_root, output, reps=500, seed=0)
+    assert sorted(os.listdir(output)) == sorted(FILES)
+    with open(os.path.join(output, "aggregate.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [(row["width"], row["sparsity"]) for row in rows] == [
+        ("1", "0"), ("3", "0"), ("1", "0.95"), ("3", "0.95")]
+    assert float(rows[3]["iqm"]) == pytest.approx(results[3].point["iqm"])
+    with open(os.path.join(output, "aggregate.json")) as f:
+        document = json.load(f)
+    assert document["configs"][3]["ci"]["iqm"] == list(results[3].ci["iqm"])
+    assert len(document["unfinished_runs"]) == 1
+    assert "| sparsity=0.95, width=3 | 3 |" in tables
+    assert tables == open(os.path.join(output, "aggregate.md")).read()
+
+
+def test_unequal_runs_per_game_are_refused(sweep_root):
+    runs, _ = load_runs(sweep_root)
+    runs = [run for run in runs if not (run.env_id == GAMES[1] and run.flags["seed"] == "2")]
+    with pytest.raises(ValueError, match="unequal finished runs per game"):
+        aggregate(runs, reps=100)
+
+
+def test_an_empty_directory_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="holds no finished run"):
+        load_runs(str(tmp_path))
+
+
+def test_figures_are_written_at_their_size_and_not_blank(sweep_root, tmp_path):
+    runs, _ = load_runs(sweep_root)
+    results, _ = aggregate(runs, reps=200)
+    paths = draw_all(results, runs, str(tmp_path))
+    names = sorted(os.path.basename(path) for path in paths)
+    assert names == ["diagnostics_MinAtar-Breakout-v1.png",
+                     "diagnostics_MinAtar-SpaceInvaders-v1.png", "iqm_vs_sparsity.png",
+                     "iqm_vs_width.png", "sample_efficiency.png"]
+    for path in paths:
+        image = matplotlib.image.imread(path)
+        expected = (800, 1200) if "diagnostics" in path else (500, 800)
+        assert image.shape[:2] == expected, path
+        assert image[..., :3].std() > 0.05, path  # lines and text, not an empty canvas

@@ -1,0 +1,144 @@
+"""Aggregate metrics over games and seeds with stratified bootstrap confidence intervals
+(Agarwal et al. 2021, with their rliable library): IQM, mean, median and optimality gap of
+normalized final scores per configuration, and IQM over training (sample efficiency)."""
+
+import collections
+import dataclasses
+
+import numpy as np
+from rliable import library, metrics
+
+from tfprune_rl.analysis.reference_scores import references
+from tfprune_rl.analysis.runs import Run, config_flags, config_label, config_of
+
+METRICS = ("iqm", "mean", "median", "optimality_gap")
+RLIABLE_DEFAULT_REPS = 50_000
+
+
+def _aggregates(scores: np.ndarray) -> np.ndarray:
+    return np.array([metrics.aggregate_iqm(scores), metrics.aggregate_mean(scores),
+                     metrics.aggregate_median(scores), metrics.aggregate_optimality_gap(scores)])
+
+
+@dataclasses.dataclass
+class Normalization:
+    env_id: str
+    zero: float  # the return that scores 0
+    one: float  # the return that scores 1
+    meaning: str
+
+    def __call__(self, returns):
+        return (np.asarray(returns, dtype=float) - self.zero) / (self.one - self.zero)
+
+
+@dataclasses.dataclass
+class ConfigResult:
+    label: str
+    params: dict[str, str]
+    seeds: int
+    point: dict[str, float]
+    ci: dict[str, tuple[float, float]]
+    per_game: dict[str, dict]
+    curve: dict[str, list[float]]  # env_steps, iqm, ci_low, ci_high
+
+
+def _seeded_estimates(scores: np.ndarray, func, reps: int, seed: int):
+    """rliable's point estimates and 95% CIs of `func`. rliable 1.2 draws its resamples from
+    NumPy's global generator whatever `random_state` says, so that generator is seeded here
+    (and put back afterwards) to make the intervals reproducible."""
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        points, intervals = library.get_interval_estimates(
+            {"scores": scores}, func, reps=reps)
+    finally:
+        np.random.set_state(saved)
+    return points["scores"], intervals["scores"]
+
+
+def interval_estimates(scores: np.ndarray, reps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """METRICS of a (runs x games) array and their 95% CIs, (2 x metrics)."""
+    return _seeded_estimates(scores, _aggregates, reps, seed)
+
+
+def iqm_curve(scores: np.ndarray, reps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """IQM at each evaluation point of a (runs x games x points) array, with 95% CIs."""
+    def iqms(x):
+        return np.array([metrics.aggregate_iqm(x[..., t]) for t in range(x.shape[-1])])
+    return _seeded_estimates(scores, iqms, reps, seed)
+
+
+def group_runs(runs: list[Run]) -> dict[tuple, dict[str, list[Run]]]:
+    """{configuration: {env id: runs sorted by seed}}; each configuration must have the same
+    number of runs on every game (the stratified bootstrap resamples runs within a game)."""
+    names = config_flags(runs)
+    grouped = collections.defaultdict(lambda: collections.defaultdict(list))
+    for run in runs:
+        grouped[config_of(run, names)][run.env_id].append(run)
+    games = sorted({run.env_id for run in runs})
+    for config, by_game in grouped.items():
+        counts = {game: len(by_game.get(game, [])) for game in games}
+        if len(set(counts.values())) > 1:
+            raise ValueError(f"{config_label(config)} has unequal finished runs per game "
+                             f"{counts}; finish the sweep first")
+        for game in games:
+            by_game[game].sort(key=lambda run: int(run.flags.get("seed", 0)))
+    return grouped
+
+
+def normalizations(grouped: dict[tuple, dict[str, list[Run]]]) -> dict[str, Normalization]:
+    games = sorted({game for by_game in grouped.values() for game in by_game})
+    result = {}
+    for game in games:
+        best = max(np.mean([run.metrics["eval_return_mean"] for run in by_game[game]])
+                   for by_game in grouped.values())
+        result[game] = Normalization(game, *references(game, best))
+    return result
+
+
+def aggregate(runs: list[Run], reps: int = RLIABLE_DEFAULT_REPS,
+              seed: int = 0) -> tuple[list[ConfigResult], dict[str, Normalization]]:
+    grouped = group_runs(runs)
+    norms = normalizations(grouped)
+    games = sorted(norms)
+    results = []
+    for config, by_game in sorted(grouped.items()):
+        final = np.array([norms[game]([run.metrics["eval_return_mean"]
+                                       for run in by_game[game]]) for game in games]).T
+        point, interval = interval_estimates(final, reps, seed)
+        steps, curves = _evaluation_curves(by_game, games)
+        curve_point, curve_interval = (iqm_curve(
+            np.stack([[norms[game](c) for game, c in zip(games, run_curves)]
+                      for run_curves in curves]), reps, seed)
+            if steps else (np.zeros(0), np.zeros((2, 0))))
+        results.append(ConfigResult(
+            label=config_label(config),
+            params=dict(config),
+            seeds=final.shape[0],
+            point=dict(zip(METRICS, point.tolist())),
+            ci={name: (float(interval[0, i]), float(interval[1, i]))
+                for i, name in enumerate(METRICS)},
+            per_game={game: _game_summary(by_game[game], norms[game]) for game in games},
+            curve={"env_steps": steps, "iqm": curve_point.tolist(),
+                   "ci_low": curve_interval[0].tolist(), "ci_high": curve_interval[1].tolist()},
+        ))
+    return results, norms
+
+
+def _evaluation_curves(by_game: dict[str, list[Run]], games: list[str]):
+    """The evaluation points every run of a configuration has, and each run's returns at
+    them, as [run][game][point] (run i of each game is that game's i-th seed)."""
+    all_runs = [run for game in games for run in by_game[game]]
+    steps = sorted(set.intersection(*({row["env_step"] for row in run.evaluations}
+                                      for run in all_runs)))
+    def returns(run):
+        by_step = {row["env_step"]: row["return_mean"] for row in run.evaluations}
+        return [by_step[step] for step in steps]
+    seeds = len(by_game[games[0]])
+    return steps, [[returns(by_game[game][i]) for game in games] for i in range(seeds)]
+
+
+def _game_summary(runs: list[Run], normalize: Normalization) -> dict:
+    returns = [run.metrics["eval_return_mean"] for run in runs]
+    return {"return_mean": float(np.mean(returns)), "return_std": float(np.std(returns)),
+            "normalized_mean": float(np.mean(normalize(returns)))}
