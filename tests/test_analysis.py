@@ -11,7 +11,7 @@ import pytest
 from rliable import library, metrics
 
 from tfprune_rl.analysis import (
-    FILES, RLIABLE_DEFAULT_REPS, Normalization, aggregate, draw_all, interval_estimates,
+    FILES, RLIABLE_DEFAULT_REPS, Normalization, aggregate, draw_all, interval_estimates, iqm,
     load_runs, references, report,
 )
 
@@ -79,6 +79,14 @@ def test_minatar_scores_run_from_random_play_to_the_best_configuration():
     assert references("CartPole-v1", 200.0)[:2] == (0.0, 200.0)
     with pytest.raises(ValueError, match="MinAtar/Breakout-v1: no configuration"):
         references("MinAtar/Breakout-v1", 0.2)
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (3, 2), (1, 1), (2, 2), (10, 15)])
+def test_iqm_equals_rliables_on_final_scores_and_per_evaluation_point(shape):
+    scores = np.random.default_rng(sum(shape)).normal(size=(*shape, 4))
+    assert iqm(scores[..., 0]) == pytest.approx(metrics.aggregate_iqm(scores[..., 0]), rel=1e-12)
+    np.testing.assert_allclose(
+        iqm(scores), [metrics.aggregate_iqm(scores[..., t]) for t in range(4)], rtol=1e-12)
 
 
 def test_interval_estimates_equal_rliables_own_on_the_same_array():

@@ -2,6 +2,7 @@
 
 from tfprune_rl.analysis.aggregate import (
     METRICS, RLIABLE_DEFAULT_REPS, ConfigResult, Normalization, aggregate, interval_estimates,
+    iqm,
 )
 from tfprune_rl.analysis.plots import draw_all
 from tfprune_rl.analysis.reference_scores import game_name, references
@@ -10,6 +11,6 @@ from tfprune_rl.analysis.runs import Run, load_runs
 
 __all__ = [
     "FILES", "METRICS", "RLIABLE_DEFAULT_REPS", "ConfigResult", "Normalization", "Run",
-    "aggregate", "draw_all", "game_name", "interval_estimates", "load_runs", "references",
-    "report",
+    "aggregate", "draw_all", "game_name", "interval_estimates", "iqm", "load_runs",
+    "references", "report",
 ]

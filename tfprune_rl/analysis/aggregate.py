@@ -15,8 +15,19 @@ METRICS = ("iqm", "mean", "median", "optimality_gap")
 RLIABLE_DEFAULT_REPS = 50_000
 
 
+def iqm(scores: np.ndarray) -> np.ndarray:
+    """The interquartile mean over runs and games (the first two axes), per entry of any
+    further axis: rliable's 25% trimmed mean (scipy's trim_mean), in NumPy alone. scipy's
+    spends about 0.6 ms a call checking its arguments; with it, one report of 4
+    configurations at 50,000 resamples took 12 min 46 s, with this one 2 min 3 s (both on a
+    CPU shared with other work). The values are equal (tested)."""
+    flat = np.sort(scores.reshape(-1, *scores.shape[2:]), axis=0)
+    cut = int(0.25 * len(flat))
+    return flat[cut:len(flat) - cut].mean(axis=0)
+
+
 def _aggregates(scores: np.ndarray) -> np.ndarray:
-    return np.array([metrics.aggregate_iqm(scores), metrics.aggregate_mean(scores),
+    return np.array([iqm(scores), metrics.aggregate_mean(scores),
                      metrics.aggregate_median(scores), metrics.aggregate_optimality_gap(scores)])
 
 
@@ -63,9 +74,7 @@ def interval_estimates(scores: np.ndarray, reps: int, seed: int) -> tuple[np.nda
 
 def iqm_curve(scores: np.ndarray, reps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """IQM at each evaluation point of a (runs x games x points) array, with 95% CIs."""
-    def iqms(x):
-        return np.array([metrics.aggregate_iqm(x[..., t]) for t in range(x.shape[-1])])
-    return _seeded_estimates(scores, iqms, reps, seed)
+    return _seeded_estimates(scores, iqm, reps, seed)
 
 
 def group_runs(runs: list[Run]) -> dict[tuple, dict[str, list[Run]]]:
