@@ -22,14 +22,15 @@ def cartpole_specs():
 @pytest.fixture(scope="session")
 def default_runs(tmp_path_factory):
     """The built-in default (double DQN, CartPole-v1, width 4, 95% sparse, seed 0) and its
-    dense twin, trained once through the command line for every module that reads them."""
+    dense twin, trained once through the command line for every module that reads them. The
+    dense run records its transitions: the offline tests' dataset."""
     import cli  # imports this module
 
     root = tmp_path_factory.mktemp("default_runs")
     runs = {"pruned": str(root / "pruned"), "dense": str(root / "dense")}
     processes = {
         "pruned": cli.start(f"--root_dir={runs['pruned']}"),
-        "dense": cli.start(f"--root_dir={runs['dense']}", "--sparsity=0"),
+        "dense": cli.start(f"--root_dir={runs['dense']}", "--sparsity=0", "--record_dataset"),
     }
     logs = {name: cli.finish(process) for name, process in processes.items()}
     return runs, logs

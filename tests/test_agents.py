@@ -6,8 +6,8 @@ import tensorflow as tf
 
 from tfprune_rl import pruning
 from tfprune_rl.agents import (
-    DqnHyperparams, create_agent, linearly_decaying_epsilon, make_optimizer, num_atoms,
-    per_example_loss,
+    DqnHyperparams, conservative_penalty, create_agent, linearly_decaying_epsilon,
+    make_optimizer, num_atoms, per_example_loss,
 )
 from tfprune_rl.networks import QNetwork
 from tfprune_rl.training.loop import as_transition
@@ -15,15 +15,15 @@ from tfprune_rl.training.loop import as_transition
 HPARAMS = DqnHyperparams(learning_rate=1e-3, adam_epsilon=1e-8, gamma=0.99, target_update_period=5)
 
 
-def _agent(specs, sparsity, name="dqn", total_updates=100, frequency=10):
+def _agent(specs, sparsity, name="dqn", total_updates=100, frequency=10, network=None):
     time_step_spec, action_spec = specs
     transform = None
     if sparsity:
         transform = pruning.PruningConfig(
             sparsity, total_updates, "erk", pruning.GradualSchedule(frequency=frequency)
         ).wrap
-    network = QNetwork(time_step_spec.observation, action_spec, "mlp", 2, (16, 16),
-                       num_atoms(name), transform)
+    network = network or QNetwork(time_step_spec.observation, action_spec, "mlp", 2, (16, 16),
+                                  num_atoms(name), transform)
     agent = create_agent(name, time_step_spec, action_spec, network, HPARAMS, lambda: 0.1,
                          tf.Variable(0, dtype=tf.int64), make_optimizer(HPARAMS))
     return agent, network
@@ -108,3 +108,42 @@ def test_c51_head_outputs_a_distribution_per_action(cartpole_specs):
     assert agent.policy.action(
         tf.nest.map_structure(lambda s: tf.zeros([3] + s.shape, s.dtype), agent.time_step_spec)
     ).action.shape == (3,)
+
+
+def test_conservative_penalty_is_logsumexp_minus_the_datas_q():
+    q_values = tf.constant([[1.0, 2.0], [0.0, 0.0], [3.0, -1.0]])
+    penalty = conservative_penalty(q_values, tf.constant([1, 0, 0])).numpy()
+    np.testing.assert_allclose(penalty, [np.log(np.e + np.e**2) - 2, np.log(2),
+                                         np.log(np.e**3 + np.e**-1) - 3], rtol=1e-5)
+
+
+def test_cql_loss_equals_a_hand_computed_value(cartpole_specs):
+    """Huber TD error against the target network's max, plus 0.1 x the penalty, averaged."""
+    agent, network = _agent(cartpole_specs, sparsity=0.0, name="cql")
+    batch = _batch(1, size=6)
+    batch["reward"] = np.linspace(-2, 3, 6).astype(np.float32)  # some |TD| > 1: Huber's linear part
+    q = network(batch["observation"])[0].numpy().astype(np.float64)
+    next_q = agent._target_q_network(batch["next_observation"])[0].numpy().max(axis=1)
+    chosen = q[np.arange(6), batch["action"]]
+    td = batch["reward"] + batch["discount"] * next_q - chosen
+    huber = np.where(np.abs(td) <= 1, 0.5 * td**2, np.abs(td) - 0.5)
+    penalty = np.log(np.exp(q).sum(axis=1)) - chosen
+    assert np.abs(td).max() > 1 and np.abs(td).min() < 1
+    expected = np.mean(huber + HPARAMS.cql_alpha * penalty)
+    loss = agent.loss(as_transition({k: tf.convert_to_tensor(v) for k, v in batch.items()}))
+    assert float(loss.loss) == pytest.approx(expected, rel=1e-5)
+    assert HPARAMS.cql_alpha == 0.1  # the paper's default
+
+
+def test_cql_c51_adds_the_penalty_on_the_distributions_means(cartpole_specs):
+    c51, network = _agent(cartpole_specs, sparsity=0.0, name="c51")
+    cql_c51, _ = _agent(cartpole_specs, sparsity=0.0, name="cql_c51", network=network)
+    batch = {k: tf.convert_to_tensor(v) for k, v in _batch(2, size=8).items()}
+    probabilities = tf.nn.softmax(network(batch["observation"])[0]).numpy()
+    q = (probabilities * np.linspace(-HPARAMS.v_max, HPARAMS.v_max, 51)).sum(axis=-1)
+    chosen = q[np.arange(8), batch["action"].numpy()]
+    penalty = np.log(np.exp(q).sum(axis=1)) - chosen
+    experience = as_transition(batch)
+    difference = float(cql_c51.loss(experience).loss - c51.loss(experience).loss)
+    assert difference == pytest.approx(HPARAMS.cql_alpha * penalty.mean(), rel=1e-4)
+    assert penalty.mean() > 0.01

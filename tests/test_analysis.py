@@ -19,13 +19,15 @@ GAMES = ("MinAtar/Breakout-v1", "MinAtar/SpaceInvaders-v1")
 STEPS = (15_000, 30_000, 45_000)
 
 
-def _write_run(root, env_id, width, sparsity, seed, final_return, finished=True):
-    """A run directory as the trainer leaves it, with returns that grow to `final_return`."""
+def _write_run(root, env_id, width, sparsity, seed, final_return, finished=True, offline=False):
+    """A run directory as the trainer leaves it, with returns that grow to `final_return`.
+    Offline runs collect no env steps: their rows count updates."""
     path = os.path.join(root, env_id.replace("/", "-"), f"w{width}-s{sparsity}", f"seed{seed}")
     os.makedirs(path)
     with open(os.path.join(path, "flags.txt"), "w") as f:
         f.write(f"--root_dir={path}\n--env={env_id}\n--seed={seed}\n--width={width}\n"
-                f"--sparsity={sparsity}\n--agent=dqn\n")
+                f"--sparsity={sparsity}\n--agent=dqn\n"
+                + ("--mode=offline\n--dataset=data\n" if offline else ""))
     if not finished:
         return
     with open(os.path.join(path, "metrics.json"), "w") as f:
@@ -33,11 +35,11 @@ def _write_run(root, env_id, width, sparsity, seed, final_return, finished=True)
     with open(os.path.join(path, "evaluations.jsonl"), "w") as f:
         for i, step in enumerate(STEPS):
             value = final_return * (i + 1) / len(STEPS)
-            f.write(json.dumps({"env_step": step, "update": step // 4, "return_mean": value,
-                                "returns": [value]}) + "\n")
+            f.write(json.dumps({"env_step": 0 if offline else step, "update": step // 4,
+                                "return_mean": value, "returns": [value]}) + "\n")
     with open(os.path.join(path, "diagnostics.jsonl"), "w") as f:
         for i, step in enumerate(STEPS):
-            f.write(json.dumps({"env_step": step, "update": step // 4,
+            f.write(json.dumps({"env_step": 0 if offline else step, "update": step // 4,
                                 "diagnostics/srank": 10.0 * width + i + seed,
                                 "diagnostics/dormant_tau_0.1/all": 0.1 * i,
                                 "diagnostics/param_norm": 5.0 + sparsity,
@@ -121,9 +123,25 @@ def test_aggregate_groups_configurations_and_normalizes_per_game(sweep_root):
     low, high = pruned_wide.ci["iqm"]
     assert low <= pruned_wide.point["iqm"] <= high
     assert results[1].point["iqm"] < results[0].point["iqm"] < results[3].point["iqm"]
-    assert pruned_wide.curve["env_steps"] == list(STEPS)
+    assert pruned_wide.curve["steps"] == list(STEPS)
+    assert pruned_wide.curve["unit"] == "env steps"
     assert pruned_wide.curve["iqm"][-1] == pytest.approx(pruned_wide.point["iqm"])
     assert pruned_wide.curve["iqm"][0] == pytest.approx(pruned_wide.point["iqm"] / 3, rel=0.1)
+
+
+def test_offline_runs_are_aggregated_and_drawn_over_updates(tmp_path):
+    for env_id in GAMES:
+        for seed in range(2):
+            _write_run(str(tmp_path), env_id, 3, 0.95, seed, _returns(env_id, 3, 0.95, seed),
+                       offline=True)
+    runs, _ = load_runs(str(tmp_path))
+    results, _ = aggregate(runs, reps=200)
+    assert results[0].curve["unit"] == "updates"
+    assert results[0].curve["steps"] == [step // 4 for step in STEPS]
+    paths = draw_all(results, runs, str(tmp_path / "figures"))
+    assert sorted(os.path.basename(path) for path in paths) == [
+        "diagnostics_MinAtar-Breakout-v1.png", "diagnostics_MinAtar-SpaceInvaders-v1.png",
+        "sample_efficiency.png"]
 
 
 def test_report_files_hold_every_configuration(sweep_root, tmp_path):

@@ -88,8 +88,31 @@ def test_minatar_cpu_budget_shortens_training_only():
         checkpoint_interval=15_000, log_interval=5_000)
 
 
+@pytest.mark.parametrize("agent", ["cql", "cql_c51"])
+def test_atari_offline_presets_are_the_papers_setting(agent):
+    config = _config(f"--flagfile={EXPERIMENTS}/offline/atari_{agent}.flags",
+                     "--env=ALE/Pong-v5", "--width=3")
+    assert config.offline and config.agent == agent and config.hparams.cql_alpha == 0.1
+    assert config.num_updates == 200 * 62_500 and config.eval_interval == 62_500
+    assert config.dataset_fraction == 0.05
+    assert config.dataset_path == "dqn-replay/Pong/1/replay_logs"
+    assert config.n_step == (3 if agent == "cql_c51" else 1)
+    assert config.schedule.update_steps(config.total_updates) == (2_500_000, 10_000_000)
+
+
+def test_minatar_offline_preset_reads_each_games_recorded_dataset():
+    config = _config(f"--flagfile={EXPERIMENTS}/offline/minatar_cql.flags",
+                     f"--flagfile={EXPERIMENTS}/offline/minatar_datasets.flags",
+                     "--env=MinAtar/Seaquest-v1")
+    assert config.offline and config.agent == "cql" and config.encoder == "minatar"
+    assert config.num_updates == 25_000 and config.sparsity == 0.95
+    assert config.dataset_path == "runs/minatar-datasets/Seaquest/dataset"
+
+
 SWEEP_TRIALS = {"atari_width_dqn": 450, "atari_width_rainbow_lite": 450,
-                "atari_sparsity_dqn": 300, "minatar_width_dqn": 150, "minatar_width_small": 16}
+                "atari_sparsity_dqn": 300, "minatar_width_dqn": 150, "minatar_width_small": 16,
+                "atari_offline_cql": 340, "atari_offline_cql_c51": 340,
+                "minatar_offline_cql": 120}
 
 
 @pytest.mark.parametrize("name", sorted(SWEEP_TRIALS))
@@ -105,12 +128,13 @@ def test_sweep_presets_define_valid_trials(name, monkeypatch):
     configs = [_config(*trial.trainer_args(values["trainer_flagfile"], "/sweep"))
                for trial in trials if trial.seed == 0]
     assert {config.sparsity for config in configs} >= {0.0, 0.95}
-    assert len({config.env_id for config in configs}) in (2, 5, 15)
+    assert len({config.env_id for config in configs}) in (2, 5, 15, 17)
 
 
 def test_every_preset_file_is_covered():
     covered = {"dqn", "rainbow_lite", "budget_40m_frames", "budget_atari100k", "budget_75k",
-               "weight_decay", "l2_normalize", "redo", "reset", *SWEEP_TRIALS}
+               "weight_decay", "l2_normalize", "redo", "reset", "atari_cql", "atari_cql_c51",
+               "minatar_cql", "minatar_datasets", *SWEEP_TRIALS}
     assert {os.path.basename(path)[:-len(".flags")] for path in AGENT_PRESETS} == covered
 
 
@@ -128,10 +152,21 @@ def test_every_preset_file_is_covered():
     ("--reset_period=-5", "reset_period=-5 must be >= 0 (0 turns it off)"),
     ("--redo_tau=-0.1", "redo_tau=-0.1 must be >= 0"),
     ("--diagnostics_period=0", "diagnostics_period=0 must be >= 1"),
+    ("--mode=batch", "unknown mode 'batch'; choose one of online, offline"),
+    ("--mode=offline", "--mode=offline needs --dataset=PATH"),
+    ("--dataset=data", "dataset=data is read by --mode=offline only; this run is online"),
+    ("--mode=offline --dataset=data --record_dataset",
+     "record_dataset=True is for online runs; offline runs need record_dataset=False"),
+    ("--mode=offline --dataset=data --replay_scheme=prioritized",
+     "replay_scheme=prioritized is for online runs; offline runs need replay_scheme=uniform"),
+    ("--mode=offline --dataset=data --dataset_fraction=0",
+     "dataset_fraction=0.0 must be in (0, 1]"),
+    ("--mode=offline --dataset=data --num_updates=0", "num_updates=0 must be >= 1"),
+    ("--cql_alpha=-1", "cql_alpha=-1.0 must be >= 0"),
 ])
 def test_bad_flag_values_name_the_value_and_what_is_allowed(flag, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        _config(flag)
+        _config(*flag.split())
 
 
 

@@ -128,6 +128,55 @@ def test_an_episode_cut_by_a_restart_is_not_bootstrapped_across():
     assert sampled == {0, 1, 100, 101}  # 2 and 3 have no 2-step future in their own episode
 
 
+def test_rewards_are_stored_raw_and_clipped_as_transitions_are_built():
+    transitions = _episodes(np.random.default_rng(3), [6, 5], (2,), 1)
+    for step in transitions:
+        step["reward"] *= 5
+    clipped = [dict(step, reward=float(np.clip(step["reward"], -1, 1))) for step in transitions]
+    for clip, expected in ((False, _expected(transitions, 2)), (True, _expected(clipped, 2))):
+        replay = ReplayBuffer(50, (2,), np.uint8, seed=0, n_step=2, gamma=GAMMA,
+                              clip_rewards=clip)
+        _fill(replay, transitions)
+        batch = replay.sample(500)
+        assert (np.abs(batch["reward"]).max() > 1.5) != clip  # 1 + GAMMA bounds a clipped one
+        for row, transition_id in enumerate(batch["action"]):
+            assert batch["reward"][row] == pytest.approx(expected[transition_id]["reward"],
+                                                         abs=1e-5)
+
+
+def test_rows_read_back_as_appended_and_sample_the_same_transitions():
+    """Bulk rows (how datasets are recorded and loaded) carry everything sampling needs."""
+    rng = np.random.default_rng(4)
+    transitions = _episodes(rng, [7, 3, 8, 5], (2, 2), 4)
+    source = ReplayBuffer(100, (2, 2, 4), np.uint8, seed=0, stack_size=4, n_step=3, gamma=GAMMA)
+    _fill(source, transitions)
+    rows = source.rows(0, 0, source.added(0))
+    copy = ReplayBuffer(100, (2, 2, 4), np.uint8, seed=0, stack_size=4, n_step=3, gamma=GAMMA)
+    copy.extend(0, {field: values[:10] for field, values in rows.items()})
+    copy.extend(0, {field: values[10:] for field, values in rows.items()})
+    for field, values in copy.rows(0, 0, copy.added(0)).items():
+        np.testing.assert_array_equal(values, rows[field], err_msg=field)
+    assert rows["final"].sum() == 4 and rows["truncated"].sum() == 2
+    first, second = source.sample(300), copy.sample(300)
+    for field in ("observation", "action", "reward", "discount", "next_observation"):
+        np.testing.assert_array_equal(first[field], second[field], err_msg=field)
+    with pytest.raises(ValueError, match="do not fit stream 0"):
+        copy.extend(0, {field: np.concatenate([values] * 3) for field, values in rows.items()})
+
+
+def test_a_terminated_transition_needs_no_next_observation():
+    """Dopamine's files store no final observation: a terminal step is still a transition."""
+    replay = ReplayBuffer(20, (1,), np.float32, seed=0, n_step=1, gamma=GAMMA)
+    rows = {"observation": np.arange(4, dtype=np.float32)[:, None],
+            "action": np.arange(4, dtype=np.int32), "reward": np.ones(4, np.float32),
+            "terminated": np.array([False, True, False, False]), "truncated": np.zeros(4, bool),
+            "final": np.zeros(4, bool), "episode_step": np.array([0, 1, 0, 1], np.int32)}
+    replay.extend(0, rows)
+    batch = replay.sample(200)
+    assert set(batch["action"].tolist()) == {0, 1, 2}  # 3 has no next step yet
+    assert set(batch["discount"][batch["action"] == 1].tolist()) == {0.0}
+
+
 def test_prioritized_sampling_follows_priorities():
     replay = ReplayBuffer(64, (1,), np.float32, seed=0, scheme="prioritized")
     for t in range(40):

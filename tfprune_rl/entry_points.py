@@ -16,7 +16,7 @@ from tfprune_rl.envs import ENV_EXAMPLES
 from tfprune_rl.networks import ENCODERS
 from tfprune_rl.pruning import DISTRIBUTIONS, GradualSchedule
 from tfprune_rl.replay import REPLAY_SCHEMES
-from tfprune_rl.training import TrainConfig
+from tfprune_rl.training import MODES, TrainConfig
 
 DEFAULTS = TrainConfig(root_dir="runs/default")
 
@@ -34,6 +34,18 @@ def define_run_flags(flag_values: flags.FlagValues) -> tuple[str, ...]:
         "export/, metrics.json. Re-running with the same flags resumes.")
 
     run_defining = (
+        define_string("mode", DEFAULTS.mode, f"One of: {', '.join(MODES)}. offline trains on "
+            "--dataset only; the env is stepped for evaluation episodes alone."),
+        define_string("dataset", DEFAULTS.dataset, "offline: a dataset directory, recorded "
+            "with --record_dataset (its manifest.json) or a DQN Replay replay_logs directory "
+            "($store$_<field>_ckpt.<N>.gz); {game} stands for the env's game (Pong)."),
+        define_float("dataset_fraction", DEFAULTS.dataset_fraction, "offline: keep this "
+            "fraction of each chunk of the dataset (a contiguous window at a seeded offset). "
+            "Paper (DQN Replay): 0.05."),
+        define_integer("num_updates", DEFAULTS.num_updates, "offline: gradient updates; the "
+            "interval flags then count updates. Paper (Atari): 12,500,000 (200 x 62,500)."),
+        define_bool("record_dataset", DEFAULTS.record_dataset, "online: record every "
+            "transition collected to DIR/dataset/ (shards and a manifest) for offline runs."),
         define_string("env", DEFAULTS.env_id, f"Environment: {ENV_EXAMPLES}. Atari gets the "
             "paper's preprocessing (sticky actions, frame skip 4, 84x84x4)."),
         define_bool("sticky_actions", DEFAULTS.sticky_actions, "Atari sticky actions (0.25). "
@@ -41,7 +53,10 @@ def define_run_flags(flag_values: flags.FlagValues) -> tuple[str, ...]:
         define_integer("num_envs", DEFAULTS.num_envs, "Envs collecting in parallel (more than "
             "one runs them in subprocesses); each step of all counts num_envs."),
         define_string("agent", DEFAULTS.agent, f"One of: {', '.join(AGENTS)} (paper: dqn; "
-            "c51 with --n_step=3 --replay_scheme=prioritized is its Rainbow-lite)."),
+            "c51 with --n_step=3 --replay_scheme=prioritized is its Rainbow-lite; offline, "
+            "cql and cql_c51)."),
+        define_float("cql_alpha", DEFAULTS.hparams.cql_alpha, "Weight of CQL's conservative "
+            "term (agents cql, cql_c51). Paper: 0.1."),
         define_string("encoder", DEFAULTS.encoder, f"One of: {', '.join(ENCODERS)}. Paper, "
             "Atari: nature and impala."),
         define_integer("seed", DEFAULTS.seed,
@@ -95,11 +110,11 @@ def define_run_flags(flag_values: flags.FlagValues) -> tuple[str, ...]:
         define_float("eval_epsilon", DEFAULTS.eval_epsilon, "Evaluation epsilon. Paper: 0.001."),
         define_integer("eval_episodes", DEFAULTS.eval_episodes, "Episodes per evaluation."),
         define_integer("eval_interval", DEFAULTS.eval_interval,
-            "Env steps between evaluations."),
+            "Env steps (offline: updates) between evaluations."),
         define_integer("checkpoint_interval", DEFAULTS.checkpoint_interval,
-            "Env steps between checkpoints."),
+            "Env steps (offline: updates) between checkpoints."),
         define_integer("log_interval", DEFAULTS.log_interval,
-            "Env steps between progress lines and summaries."),
+            "Env steps (offline: updates) between progress lines and summaries."),
         define_integer("diagnostics_period", DEFAULTS.diagnostics_period, "Gradient updates "
             "between plasticity diagnostics (srank, dormant neurons, Q variance and norm, "
             "parameter norm) in TensorBoard's diagnostics/ and diagnostics.jsonl."),
@@ -127,6 +142,11 @@ def config_from_flags(values: flags.FlagValues) -> TrainConfig:
         raise ValueError(f"hidden_units={values.hidden_units} must be integers") from None
     return TrainConfig(
         root_dir=values.root_dir,
+        mode=values.mode,
+        dataset=values.dataset,
+        dataset_fraction=values.dataset_fraction,
+        num_updates=values.num_updates,
+        record_dataset=values.record_dataset,
         env_id=values.env,
         sticky_actions=values.sticky_actions,
         num_envs=values.num_envs,
@@ -150,6 +170,7 @@ def config_from_flags(values: flags.FlagValues) -> TrainConfig:
             target_update_period=values.target_update_period,
             v_max=values.v_max,
             weight_decay=values.weight_decay,
+            cql_alpha=values.cql_alpha,
         ),
         n_step=values.n_step,
         replay_scheme=values.replay_scheme,

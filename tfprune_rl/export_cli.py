@@ -32,7 +32,8 @@ FLAGS = flags.FLAGS
 _FLAG_NAMES = ("run_dir", "checkpoint", "format", "quantize", "output_dir", "num_observations")
 flags.DEFINE_string("run_dir", None, "Run directory written by tfprune-train.")
 flags.DEFINE_string("checkpoint", "latest",
-                    "'latest', or the env step of one of the run's checkpoints.")
+                    "'latest', or the step of one of the run's checkpoints (env step; "
+                    "update for offline runs).")
 flags.DEFINE_list("format", list(FORMATS), f"Formats to write, from: {', '.join(FORMATS)}. "
                   "The SavedModel is always written: TFLite is converted from it.")
 flags.DEFINE_string("quantize", "none", f"TFLite quantization, one of: {', '.join(QUANTIZATIONS)} "
@@ -74,13 +75,15 @@ def main(argv):
                                            FLAGS.num_observations, config.seed)
         report = export_network(
             q_network, time_step_spec, action_spec, output_dir, observations,
-            export_metadata(config, step), train_step, config.hparams.v_max,
+            export_metadata(config, 0 if config.offline else step), train_step,
+            config.hparams.v_max,
             formats=FLAGS.format, quantize=FLAGS.quantize,
         )
     except (ValueError, OSError, ExportCheckError) as error:
         fail(PROGRAM, str(error))
     saved = report["saved_model"]
-    print(f"exported env step {step:,} (update {train_step:,}) of {FLAGS.run_dir} to {output_dir}")
+    where = f"update {step:,}" if config.offline else f"env step {step:,} (update {train_step:,})"
+    print(f"exported {where} of {FLAGS.run_dir} to {output_dir}")
     print(f"saved_model: {saved['bytes']:,} bytes, {saved['gzip_bytes']:,} gzipped, "
           f"sparsity {saved['sparsity']:.4f}; dense float32 weights would take "
           f"{report['dense_equivalent_bytes']:,} bytes")

@@ -1,5 +1,8 @@
 """Train a (pruned) value-based agent: python -m tfprune_rl.train --root_dir=DIR [flags].
 
+Online by default; --mode=offline --dataset=PATH trains on a fixed dataset (recorded by a run
+with --record_dataset, or DQN Replay files) and steps the env only to evaluate.
+
 Defaults are the built-in CartPole-v1 run: double DQN with 3-step returns, width 4, sparsity
 0.95. Pruning defaults are the paper's (Obando-Ceron et al., 2024); agent hyperparameters are a
 CartPole setting, since the paper's are for Atari (noted in each flag's help; experiments/ has
@@ -19,6 +22,7 @@ from tfprune_rl.entry_points import (  # noqa: E402
     config_from_flags, define_run_flags, fail, run_app, run_flag_values,
 )
 from tfprune_rl.envs import make_gym_env  # noqa: E402
+from tfprune_rl.offline import DatasetError, dataset_chunks, dataset_spec  # noqa: E402
 from tfprune_rl.training import train  # noqa: E402
 from tfprune_rl.training.run_dir import claim_run_dir  # noqa: E402
 
@@ -33,11 +37,17 @@ def main(argv):
     logging.set_verbosity(logging.ERROR)  # progress lines are printed; TF's INFO would bury them
     try:
         config = config_from_flags(FLAGS)
-        make_gym_env(config.env_id, config.sticky_actions).close()
+        env = make_gym_env(config.env_id, config.sticky_actions)
+        if config.offline:
+            dataset_chunks(config.dataset_path, dataset_spec(config.env_id, env))
+        env.close()
         claim_run_dir(config.root_dir, run_flag_values(FLAGS, RUN_FLAG_NAMES))
     except (ValueError, OSError) as error:
         fail(PROGRAM, str(error))
-    train(config, log=lambda line: print(line, flush=True))
+    try:
+        train(config, log=lambda line: print(line, flush=True))
+    except DatasetError as error:  # a file found bad only once it is read
+        fail(PROGRAM, str(error))
 
 
 def run():

@@ -4,6 +4,7 @@ TF-Agents' C51 loss ignores `weights` and reports no per-transition loss, and pr
 replay needs both. This subclass computes the same one-step projected cross-entropy on
 transitions whose reward and discount already hold the n-step return and gamma^n (the
 replay buffer computes them), weights it, and returns each transition's unweighted loss.
+With `cql_alpha` > 0 it is CQL+C51: CQL's conservative term on the distribution's mean values.
 """
 
 import collections
@@ -13,10 +14,16 @@ from tf_agents.agents import tf_agent
 from tf_agents.agents.categorical_dqn import categorical_dqn_agent
 from tf_agents.utils import common
 
+from tfprune_rl.agents.cql import conservative_penalty
+
 CategoricalLossInfo = collections.namedtuple("CategoricalLossInfo", ("cross_entropy",))
 
 
 class WeightedCategoricalDqnAgent(categorical_dqn_agent.CategoricalDqnAgent):
+    def __init__(self, *args, cql_alpha: float = 0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._cql_alpha = cql_alpha
+
     def _loss(self, experience, td_errors_loss_fn=None, gamma=1.0, reward_scale_factor=1.0,
               weights=None, training=False):
         del td_errors_loss_fn
@@ -35,8 +42,12 @@ class WeightedCategoricalDqnAgent(categorical_dqn_agent.CategoricalDqnAgent):
         )
         chosen_logits = tf.gather(logits, policy_steps.action, batch_dims=1)
         cross_entropy = tf.nn.softmax_cross_entropy_with_logits(labels=target, logits=chosen_logits)
+        loss = cross_entropy
+        if self._cql_alpha:
+            q_values = tf.reduce_sum(tf.nn.softmax(logits) * self._support, axis=-1)
+            loss += self._cql_alpha * conservative_penalty(q_values, policy_steps.action)
         aggregated = common.aggregate_losses(
-            per_example_loss=cross_entropy, sample_weight=weights,
+            per_example_loss=loss, sample_weight=weights,
             regularization_loss=self._q_network.losses,
         )
         return tf_agent.LossInfo(aggregated.total_loss, CategoricalLossInfo(cross_entropy))

@@ -5,6 +5,7 @@ gamma 1: their target is reward + discount * Q(next), with both already discount
 """
 
 import dataclasses
+import functools
 from typing import Callable
 
 import tensorflow as tf
@@ -14,8 +15,10 @@ from tf_agents.networks import network
 from tf_agents.utils import common
 
 from tfprune_rl.agents.categorical import CategoricalLossInfo, WeightedCategoricalDqnAgent
+from tfprune_rl.agents.cql import CqlDqnAgent
 
-AGENTS = ("dqn", "double_dqn", "c51")
+AGENTS = ("dqn", "double_dqn", "c51", "cql", "cql_c51")
+CATEGORICAL_AGENTS = ("c51", "cql_c51")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +29,7 @@ class DqnHyperparams:
     target_update_period: int
     v_max: float = 10.0
     weight_decay: float = 0.0
+    cql_alpha: float = 0.1
 
     def __post_init__(self):
         if self.learning_rate <= 0:
@@ -38,6 +42,8 @@ class DqnHyperparams:
             raise ValueError(f"target_update_period={self.target_update_period} must be >= 1")
         if self.v_max <= 0:
             raise ValueError(f"v_max={self.v_max} must be > 0")
+        if self.cql_alpha < 0:
+            raise ValueError(f"cql_alpha={self.cql_alpha} must be >= 0")
 
 
 def make_optimizer(hparams: DqnHyperparams) -> tf.keras.optimizers.Optimizer:
@@ -57,8 +63,9 @@ def create_agent(
     train_step_counter: tf.Variable,
     optimizer: tf.keras.optimizers.Optimizer,
 ) -> dqn_agent.DqnAgent:
-    """DQN, double DQN (Huber loss) or C51 (support [-v_max, v_max]), with `optimizer` (see
-    `make_optimizer`) and a hard target update every `target_update_period` updates."""
+    """DQN, double DQN (Huber loss) or C51 (support [-v_max, v_max]), or CQL on the DQN or C51
+    head with `hparams.cql_alpha`; with `optimizer` (see `make_optimizer`) and a hard target
+    update every `target_update_period` updates."""
     if name not in AGENTS:
         raise ValueError(f"unknown agent {name!r}; choose one of {AGENTS}")
     common_args = dict(
@@ -69,13 +76,17 @@ def create_agent(
         target_update_period=hparams.target_update_period,
         train_step_counter=train_step_counter,
     )
-    if name == "c51":
+    if name in CATEGORICAL_AGENTS:
         agent = WeightedCategoricalDqnAgent(
             time_step_spec, action_spec, categorical_q_network=q_network,
-            min_q_value=-hparams.v_max, max_q_value=hparams.v_max, **common_args,
+            min_q_value=-hparams.v_max, max_q_value=hparams.v_max,
+            cql_alpha=hparams.cql_alpha if name == "cql_c51" else 0.0, **common_args,
         )
     else:
-        agent_class = dqn_agent.DdqnAgent if name == "double_dqn" else dqn_agent.DqnAgent
+        if name == "cql":
+            agent_class = functools.partial(CqlDqnAgent, cql_alpha=hparams.cql_alpha)
+        else:
+            agent_class = dqn_agent.DdqnAgent if name == "double_dqn" else dqn_agent.DqnAgent
         agent = agent_class(
             time_step_spec, action_spec, q_network=q_network,
             td_errors_loss_fn=common.element_wise_huber_loss, **common_args,
@@ -94,4 +105,4 @@ def per_example_loss(loss_info: tf_agent.LossInfo) -> tf.Tensor:
 
 def num_atoms(agent_name: str) -> int:
     """Atoms of the Q-network head the agent needs (51 for C51, as in the paper)."""
-    return 51 if agent_name == "c51" else 1
+    return 51 if agent_name in CATEGORICAL_AGENTS else 1

@@ -5,12 +5,12 @@ from tfprune_rl.analysis.aggregate import (
     iqm,
 )
 from tfprune_rl.analysis.plots import draw_all
-from tfprune_rl.analysis.reference_scores import game_name, references
+from tfprune_rl.analysis.reference_scores import references
 from tfprune_rl.analysis.report import FILES, report
 from tfprune_rl.analysis.runs import Run, load_runs
 
 __all__ = [
     "FILES", "METRICS", "RLIABLE_DEFAULT_REPS", "ConfigResult", "Normalization", "Run",
-    "aggregate", "draw_all", "game_name", "interval_estimates", "iqm", "load_runs",
+    "aggregate", "draw_all", "interval_estimates", "iqm", "load_runs",
     "references", "report",
 ]

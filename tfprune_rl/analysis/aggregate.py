@@ -9,7 +9,7 @@ import numpy as np
 from rliable import library, metrics
 
 from tfprune_rl.analysis.reference_scores import references
-from tfprune_rl.analysis.runs import Run, config_flags, config_label, config_of
+from tfprune_rl.analysis.runs import CLOCK_UNITS, Run, config_flags, config_label, config_of
 
 METRICS = ("iqm", "mean", "median", "optimality_gap")
 RLIABLE_DEFAULT_REPS = 50_000
@@ -51,7 +51,7 @@ class ConfigResult:
     point: dict[str, float]
     ci: dict[str, tuple[float, float]]
     per_game: dict[str, dict]
-    curve: dict[str, list[float]]  # env_steps, iqm, ci_low, ci_high
+    curve: dict  # unit ("env steps" or "updates"), steps, iqm, ci_low, ci_high
 
 
 def _seeded_estimates(scores: np.ndarray, func, reps: int, seed: int):
@@ -129,7 +129,8 @@ def aggregate(runs: list[Run], reps: int = RLIABLE_DEFAULT_REPS,
             ci={name: (float(interval[0, i]), float(interval[1, i]))
                 for i, name in enumerate(METRICS)},
             per_game={game: _game_summary(by_game[game], norms[game]) for game in games},
-            curve={"env_steps": steps, "iqm": curve_point.tolist(),
+            curve={"unit": CLOCK_UNITS[by_game[games[0]][0].clock], "steps": steps,
+                   "iqm": curve_point.tolist(),
                    "ci_low": curve_interval[0].tolist(), "ci_high": curve_interval[1].tolist()},
         ))
     return results, norms
@@ -139,10 +140,10 @@ def _evaluation_curves(by_game: dict[str, list[Run]], games: list[str]):
     """The evaluation points every run of a configuration has, and each run's returns at
     them, as [run][game][point] (run i of each game is that game's i-th seed)."""
     all_runs = [run for game in games for run in by_game[game]]
-    steps = sorted(set.intersection(*({row["env_step"] for row in run.evaluations}
+    steps = sorted(set.intersection(*({row[run.clock] for row in run.evaluations}
                                       for run in all_runs)))
     def returns(run):
-        by_step = {row["env_step"]: row["return_mean"] for row in run.evaluations}
+        by_step = {row[run.clock]: row["return_mean"] for row in run.evaluations}
         return [by_step[step] for step in steps]
     seeds = len(by_game[games[0]])
     return steps, [[returns(by_game[game][i]) for game in games] for i in range(seeds)]

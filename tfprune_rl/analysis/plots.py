@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tfprune_rl.analysis.aggregate import ConfigResult  # noqa: E402
-from tfprune_rl.analysis.reference_scores import game_name  # noqa: E402
-from tfprune_rl.analysis.runs import Run, config_flags, config_of  # noqa: E402
+from tfprune_rl.envs import game_name  # noqa: E402
+from tfprune_rl.analysis.runs import CLOCK_UNITS, Run, config_flags, config_of  # noqa: E402
 
 DPI = 100
 FIGURE_SIZE = (8, 5)  # inches: 800 x 500 pixels
@@ -33,7 +33,7 @@ def draw_all(results: list[ConfigResult], runs: list[Run], output_dir: str) -> l
                               ("sparsity", "iqm_vs_sparsity.png")):
         if len({result.params.get(x_name) for result in results} - {None}) > 1:
             paths.append(_save(_iqm_against(results, x_name), output_dir, file_name))
-    if any(result.curve["env_steps"] for result in results):
+    if any(result.curve["steps"] for result in results):
         paths.append(_save(_sample_efficiency(results), output_dir, "sample_efficiency.png"))
     for env_id in sorted({run.env_id for run in runs}):
         game_runs = [run for run in runs if run.env_id == env_id and run.diagnostics]
@@ -81,11 +81,11 @@ def _iqm_against(results: list[ConfigResult], x_name: str):
 def _sample_efficiency(results: list[ConfigResult]):
     figure, axes = plt.subplots(figsize=FIGURE_SIZE, dpi=DPI, layout="constrained")
     for result in results:
-        steps = np.asarray(result.curve["env_steps"])
+        steps = np.asarray(result.curve["steps"])
         line, = axes.plot(steps, result.curve["iqm"], label=_series_label(result.params))
         axes.fill_between(steps, result.curve["ci_low"], result.curve["ci_high"],
                           color=line.get_color(), alpha=0.2)
-    axes.set_xlabel("env steps")
+    axes.set_xlabel(" or ".join(sorted({result.curve["unit"] for result in results})))
     axes.set_ylabel("IQM normalized score")
     axes.set_title("Sample efficiency: IQM over training (95% bootstrap CI)")
     axes.grid(alpha=0.3)
@@ -102,15 +102,15 @@ def _diagnostics(runs: list[Run], names: list[str], env_id: str):
         by_config.setdefault(config_of(run, names), []).append(run)
     for (tag, title), axes in zip(DIAGNOSTICS, panels.flat):
         for config, members in sorted(by_config.items()):
-            steps = sorted(set.intersection(*({row["env_step"] for row in run.diagnostics}
+            steps = sorted(set.intersection(*({row[run.clock] for row in run.diagnostics}
                                               for run in members)))
-            values = np.array([[{row["env_step"]: row[tag] for row in run.diagnostics}[step]
+            values = np.array([[{row[run.clock]: row[tag] for row in run.diagnostics}[step]
                                 for step in steps] for run in members])
             line, = axes.plot(steps, values.mean(axis=0), label=_series_label(dict(config)))
             axes.fill_between(steps, values.min(axis=0), values.max(axis=0),
                               color=line.get_color(), alpha=0.15)
         axes.set_title(title)
-        axes.set_xlabel("env steps")
+        axes.set_xlabel(" or ".join(sorted({CLOCK_UNITS[run.clock] for run in runs})))
         axes.grid(alpha=0.3)
     panels.flat[0].legend(fontsize="small")
     figure.suptitle(f"Plasticity diagnostics on {game_name(env_id)} ({env_id}); "

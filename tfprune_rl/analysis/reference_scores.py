@@ -12,6 +12,8 @@ configuration in this sweep. Other environments use the same upper reference and
 score of 0.
 """
 
+from tfprune_rl.envs import game_name
+
 # game: (random, human)
 ATARI = {
     "Alien": (227.8, 7127.7), "Amidar": (5.8, 1719.5), "Assault": (222.4, 742.0),
@@ -42,11 +44,6 @@ MINATAR_RANDOM = {
     "Asterix": 0.476, "Breakout": 0.381, "Freeway": 0.387, "Seaquest": 0.11,
     "SpaceInvaders": 3.97,
 }
-
-
-def game_name(env_id: str) -> str:
-    """ALE/Breakout-v5 and MinAtar/Breakout-v1 -> Breakout."""
-    return env_id.split("/")[-1].rsplit("-v", 1)[0]
 
 
 def references(env_id: str, best_mean_return: float) -> tuple[float, float, str]:

@@ -10,6 +10,7 @@ from tfprune_rl.training.run_dir import read_flagfile
 
 # Flags that name a run, not its configuration.
 NOT_CONFIG = ("root_dir", "env", "seed")
+CLOCK_UNITS = {"env_step": "env steps", "update": "updates"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +24,11 @@ class Run:
     @property
     def env_id(self) -> str:
         return self.flags["env"]
+
+    @property
+    def clock(self) -> str:
+        """The log rows' key that measures progress: env steps, or updates on a fixed dataset."""
+        return "update" if self.flags.get("mode") == "offline" else "env_step"
 
 
 def load_runs(root_dir: str) -> tuple[list[Run], list[str]]:

@@ -43,6 +43,11 @@ def make_gym_env(env_id: str, sticky_actions: bool = True) -> gym.Env:
     return env
 
 
+def game_name(env_id: str) -> str:
+    """ALE/Breakout-v5 and MinAtar/Breakout-v1 -> Breakout."""
+    return env_id.split("/")[-1].rsplit("-v", 1)[0]
+
+
 def frame_stack_size(env_id: str) -> int:
     """Frames stacked along the observation's last axis (Atari's 4; other envs stack none)."""
     return STACK_SIZE if env_id.startswith("ALE/") else 1

@@ -12,6 +12,10 @@ of the capacity with its own cursor, so episodes never interleave.
 A sampled transition is (s_t, a_t, R, d, s_{t+m}) with R = sum_k gamma^k r_{t+k} over the
 m <= n steps up to the episode's end, d = gamma^m, or 0 if the episode terminated. A slot is
 sampled only when all of its frames are still in the buffer and belong to its episode.
+Rewards are stored raw; `clip_rewards` clips each one to [-1, 1] as transitions are built.
+
+Slots can also be read and appended in bulk, as rows (`ROW_FIELDS`): that is how fixed datasets
+are recorded from a run's buffer and loaded back into one.
 
 Prioritized sampling follows Dopamine's Rainbow: probability proportional to the priority
 (new transitions get the largest priority seen), importance weights 1/sqrt(priority)
@@ -27,6 +31,10 @@ from tfprune_rl.replay.sum_tree import SumTree
 
 REPLAY_SCHEMES = ("uniform", "prioritized")
 MAX_RESAMPLE_ROUNDS = 1_000
+# One row per slot: the newest frame, the step's action and raw reward, how the episode ended
+# after it, whether the slot is an episode's last observation, and its index in the episode.
+ROW_FIELDS = ("observation", "action", "reward", "terminated", "truncated", "final",
+              "episode_step")
 
 
 class ReplayBuffer:
@@ -41,6 +49,7 @@ class ReplayBuffer:
         gamma: float = 0.99,
         num_streams: int = 1,
         scheme: str = "uniform",
+        clip_rewards: bool = False,
     ):
         if scheme not in REPLAY_SCHEMES:
             raise ValueError(f"unknown replay scheme {scheme!r}; choose one of {', '.join(REPLAY_SCHEMES)}")
@@ -57,15 +66,17 @@ class ReplayBuffer:
             )
         self.capacity = capacity
         self.stream_capacity = capacity // num_streams
+        self.num_streams = num_streams
         self.observation_shape = tuple(observation_shape)
         self.stack_size = stack_size
         self.n_step = n_step
         self.gamma = gamma
         self.scheme = scheme
-        frame_shape = self.observation_shape[:-1] if stack_size > 1 else self.observation_shape
+        self.clip_rewards = clip_rewards
+        self.frame_shape = self.observation_shape[:-1] if stack_size > 1 else self.observation_shape
         slots = self.stream_capacity * num_streams
         self._data = {
-            "frame": np.zeros((slots, *frame_shape), observation_dtype),
+            "frame": np.zeros((slots, *self.frame_shape), observation_dtype),
             "action": np.zeros((slots,), np.int32),
             "reward": np.zeros((slots,), np.float32),
             "terminated": np.zeros((slots,), bool),
@@ -88,7 +99,8 @@ class ReplayBuffer:
 
     def add(self, stream: int, observation, action, reward, terminated: bool, truncated: bool,
             next_observation) -> None:
-        """One env step of `stream`; `next_observation` is the final one when the episode ended."""
+        """One env step of `stream` with its raw reward; `next_observation` is the final one when
+        the episode ended."""
         episode_end = bool(terminated or truncated)
         self._write(stream, observation, action, reward, terminated, episode_end, final=False)
         if episode_end:
@@ -156,6 +168,48 @@ class ReplayBuffer:
             raise ValueError("update_priorities needs the prioritized replay scheme")
         self._tree.set(indices, priorities)
 
+    def added(self, stream: int) -> int:
+        """Slots `stream` has written since the buffer was created (or loaded)."""
+        return int(self._added[stream])
+
+    def rows(self, stream: int, start: int, stop: int) -> dict[str, np.ndarray]:
+        """`stream`'s slots [start, stop), counted as `added` counts them, as `ROW_FIELDS`."""
+        oldest = max(0, self.added(stream) - self.stream_capacity)
+        if not oldest <= start <= stop <= self.added(stream):
+            raise ValueError(f"slots [{start}, {stop}) of stream {stream} are not in the buffer")
+        slots = self._slot(stream, np.arange(start, stop))
+        data = self._data
+        return {
+            "observation": data["frame"][slots],
+            "action": data["action"][slots],
+            "reward": data["reward"][slots],
+            "terminated": data["terminated"][slots],
+            "truncated": data["episode_end"][slots] & ~data["terminated"][slots],
+            "final": data["final"][slots],
+            "episode_step": data["episode_step"][slots],
+        }
+
+    def extend(self, stream: int, rows: dict[str, np.ndarray]) -> None:
+        """Appends `ROW_FIELDS` rows to `stream`, which must have room for all of them."""
+        if self._tree:
+            raise ValueError("rows can be appended to a uniform replay buffer only")
+        count = len(rows["action"])
+        start = self.added(stream)
+        if start + count > self.stream_capacity:
+            raise ValueError(f"{count:,} rows do not fit stream {stream} "
+                             f"({self.stream_capacity - start:,} slots left)")
+        slots = slice(stream * self.stream_capacity + start,
+                      stream * self.stream_capacity + start + count)
+        data = self._data
+        data["frame"][slots] = rows["observation"]
+        data["action"][slots] = rows["action"]
+        data["reward"][slots] = rows["reward"]
+        data["terminated"][slots] = rows["terminated"]
+        data["episode_end"][slots] = rows["terminated"] | rows["truncated"]
+        data["final"][slots] = rows["final"]
+        data["episode_step"][slots] = rows["episode_step"]
+        self._added[stream] += count
+
     def _draw(self, count: int, rng: np.random.Generator) -> np.ndarray:
         if len(self) == 0:
             raise ValueError("cannot sample from an empty replay buffer")
@@ -184,6 +238,7 @@ class ReplayBuffer:
         discount = np.ones(len(slots), np.float64)
         active = valid.copy()
         steps = np.zeros(len(slots), np.int64)
+        terminated = np.zeros(len(slots), bool)
         for k in range(self.n_step):
             logical = start + k
             ready = logical < added
@@ -191,14 +246,20 @@ class ReplayBuffer:
             same_episode = ready & (data["episode_step"][current] == step0 + k)
             valid &= ~active | same_episode
             active &= same_episode
-            reward += np.where(active, discount * data["reward"][current], 0.0)
+            step_reward = data["reward"][current]
+            if self.clip_rewards:
+                step_reward = np.clip(step_reward, -1, 1)
+            reward += np.where(active, discount * step_reward, 0.0)
             discount = np.where(active, discount * self.gamma, discount)
             steps += active
-            discount = np.where(active & data["terminated"][current], 0.0, discount)
+            terminated |= active & data["terminated"][current]
+            discount = np.where(terminated, 0.0, discount)
             active &= ~data["episode_end"][current]
         next_logical = start + steps
         next_slot = self._slot(stream, np.minimum(next_logical, added - 1))
-        valid &= (next_logical < added) & (data["episode_step"][next_slot] == step0 + steps)
+        # A terminated transition never looks at its next observation, which may be missing.
+        valid &= terminated | ((next_logical < added)
+                               & (data["episode_step"][next_slot] == step0 + steps))
         valid &= start - np.minimum(step0, self.stack_size - 1) >= oldest
         return {"valid": valid, "stream": stream, "start": start, "step0": step0, "steps": steps,
                 "reward": reward, "discount": discount}

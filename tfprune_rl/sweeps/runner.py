@@ -14,7 +14,7 @@ from typing import Callable
 
 from tfprune_rl.sweeps.grid import Trial
 
-_PROGRESS = re.compile(r"env steps ([\d,]+)/([\d,]+)")
+_PROGRESS = re.compile(r"(?:env steps|updates) ([\d,]+)/([\d,]+)")
 
 
 @dataclasses.dataclass
@@ -104,7 +104,8 @@ def _eta(root_dir: str, running: dict, pending: int, durations: list[float],
 
 
 def _fraction_done(path: str) -> float:
-    """From the last progress line the trainer printed ("env steps 20,000/100,000 | ...")."""
+    """From the last progress line the trainer printed ("env steps 20,000/100,000 | ...", or
+    "updates ..." offline)."""
     try:
         with open(path, "rb") as f:
             f.seek(max(0, os.path.getsize(path) - 4096))

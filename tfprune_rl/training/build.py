@@ -67,7 +67,7 @@ def restore_q_network(config: TrainConfig, env_step: int):
 def export_metadata(config: TrainConfig, env_step: int) -> dict:
     """What an export records about the run it came from (the update count is added by export)."""
     return {"env_id": config.env_id, "sticky_actions": config.sticky_actions,
-            "agent": config.agent, "encoder": config.encoder, "width": config.width,
+            "mode": config.mode, "agent": config.agent, "encoder": config.encoder, "width": config.width,
             "target_sparsity": config.sparsity, "l2_normalize": config.l2_normalize,
             "v_max": config.hparams.v_max,
             "env_step": env_step}

@@ -1,8 +1,9 @@
 """Checkpoints that let a killed run resume where it stopped.
 
 A TF checkpoint (agent, networks with masks and pruning steps, optimizer, counters) and the
-replay buffer are saved under the same env step. The replay file is written first and
-TensorFlow updates its `checkpoint` index last, so a crash mid-save leaves the previous pair.
+replay buffer (online runs; offline runs read their dataset again) are saved under the same
+step. The replay file is written first and TensorFlow updates its `checkpoint` index last, so a
+crash mid-save leaves the previous pair.
 """
 
 import glob
@@ -14,7 +15,8 @@ from tfprune_rl.replay import ReplayBuffer
 
 
 class RunCheckpoints:
-    def __init__(self, directory: str, replay: ReplayBuffer, max_to_keep: int = 2, **trackables):
+    def __init__(self, directory: str, replay: ReplayBuffer | None, max_to_keep: int = 2,
+                 **trackables):
         self._directory = directory
         self._replay = replay
         self._checkpoint = tf.train.Checkpoint(**trackables)
@@ -25,23 +27,25 @@ class RunCheckpoints:
     def _replay_path(self, step: int) -> str:
         return os.path.join(self._directory, f"replay-{step}.npz")
 
-    def save(self, env_step: int) -> None:
+    def save(self, step: int) -> None:
         os.makedirs(self._directory, exist_ok=True)
-        self._replay.save(self._replay_path(env_step))
-        self._manager.save(checkpoint_number=env_step)
+        if self._replay is not None:
+            self._replay.save(self._replay_path(step))
+        self._manager.save(checkpoint_number=step)
         kept = {self._replay_path(_step_of(path)) for path in self._manager.checkpoints}
         for path in glob.glob(os.path.join(self._directory, "replay-*.npz")):
             if path not in kept:
                 os.remove(path)
 
     def restore(self) -> int:
-        """Restores the latest checkpoint; returns its env step, or 0 if there is none."""
+        """Restores the latest checkpoint; returns its step, or 0 if there is none."""
         latest = self._manager.latest_checkpoint
         if latest is None:
             return 0
         self._checkpoint.restore(latest).assert_existing_objects_matched()
         step = _step_of(latest)
-        self._replay.load(self._replay_path(step))
+        if self._replay is not None:
+            self._replay.load(self._replay_path(step))
         return step
 
 

@@ -3,14 +3,24 @@
 import dataclasses
 
 from tfprune_rl.agents import AGENTS, DqnHyperparams
+from tfprune_rl.envs import game_name
 from tfprune_rl.networks import ENCODERS
 from tfprune_rl.pruning import DISTRIBUTIONS, GradualSchedule
 from tfprune_rl.replay import REPLAY_SCHEMES
 
+MODES = ("online", "offline")
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
+    """Online runs count `num_env_steps` and their intervals in env steps; offline runs (on the
+    fixed `dataset`) count `num_updates` and their intervals in gradient updates."""
     root_dir: str
+    mode: str = "online"
+    dataset: str = ""
+    dataset_fraction: float = 1.0
+    num_updates: int = 50_000
+    record_dataset: bool = False
     env_id: str = "CartPole-v1"
     sticky_actions: bool = True
     num_envs: int = 1
@@ -48,7 +58,8 @@ class TrainConfig:
     reset_period: int = 0
 
     def __post_init__(self):
-        choices = {"agent": (self.agent, AGENTS), "encoder": (self.encoder, ENCODERS),
+        choices = {"mode": (self.mode, MODES), "agent": (self.agent, AGENTS),
+                   "encoder": (self.encoder, ENCODERS),
                    "sparsity distribution": (self.distribution, DISTRIBUTIONS),
                    "replay scheme": (self.replay_scheme, REPLAY_SCHEMES)}
         for what, (value, allowed) in choices.items():
@@ -60,8 +71,9 @@ class TrainConfig:
             raise ValueError(f"width={self.width} must be an integer >= 1")
         if not self.hidden_units or min(self.hidden_units) < 1:
             raise ValueError(f"hidden_units={list(self.hidden_units)} must be positive sizes")
-        for name in ("num_envs", "n_step", "update_period", "batch_size", "replay_capacity",
-                     "eval_episodes", "eval_interval", "checkpoint_interval", "log_interval",
+        self._check_mode()
+        for name in ("num_envs", "num_updates", "n_step", "update_period", "batch_size",
+                     "replay_capacity", "eval_episodes", "eval_interval", "checkpoint_interval", "log_interval",
                      "diagnostics_period", "diagnostics_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
@@ -79,7 +91,7 @@ class TrainConfig:
                 f"epsilon_final={self.epsilon_final} and eval_epsilon={self.eval_epsilon} "
                 "must be in [0, 1]"
             )
-        if self.total_updates < 1:
+        if not self.offline and self.total_updates < 1:
             raise ValueError(
                 f"num_env_steps={self.num_env_steps} leaves no gradient update after "
                 f"learning_starts={self.learning_starts}"
@@ -87,9 +99,43 @@ class TrainConfig:
         if self.sparsity > 0:
             self.schedule.update_steps(self.total_updates)
 
+    def _check_mode(self):
+        if self.offline:
+            if not self.dataset:
+                raise ValueError("--mode=offline needs --dataset=PATH (a recorded dataset or "
+                                 "a DQN Replay directory)")
+            for name, value, allowed in (("record_dataset", self.record_dataset, False),
+                                         ("replay_scheme", self.replay_scheme, "uniform")):
+                if value != allowed:
+                    raise ValueError(f"{name}={value} is for online runs; offline runs need "
+                                     f"{name}={allowed}")
+        elif self.dataset:
+            raise ValueError(f"dataset={self.dataset} is read by --mode=offline only; this "
+                             "run is online")
+        if not 0.0 < self.dataset_fraction <= 1.0:
+            raise ValueError(f"dataset_fraction={self.dataset_fraction} must be in (0, 1]")
+
+    @property
+    def dataset_path(self) -> str:
+        """`dataset` with "{game}" replaced by the env's game (Pong for ALE/Pong-v5), so one
+        flag names a dataset per game in a sweep."""
+        return self.dataset.replace("{game}", game_name(self.env_id))
+
+    @property
+    def offline(self) -> bool:
+        return self.mode == "offline"
+
+    @property
+    def total_steps(self) -> int:
+        """The run's length on its own clock: env steps online, gradient updates offline."""
+        return self.num_updates if self.offline else self.num_env_steps
+
     @property
     def total_updates(self) -> int:
-        """Updates happen at env steps t in (learning_starts, num_env_steps] with t % period == 0."""
+        """Online, updates happen at env steps t in (learning_starts, num_env_steps] with
+        t % period == 0; offline, there are `num_updates`."""
+        if self.offline:
+            return self.num_updates
         return updates_between(min(self.learning_starts, self.num_env_steps), self.num_env_steps,
                                self.update_period)
 

@@ -20,6 +20,7 @@ from tfprune_rl.envs import (
 )
 from tfprune_rl.export import CHECK_OBSERVATIONS, SAVED_MODEL, export_network
 from tfprune_rl.networks import QNetwork
+from tfprune_rl.offline import DatasetRecorder, dataset_spec, load_dataset
 from tfprune_rl.replay import ReplayBuffer
 from tfprune_rl.training.build import (
     build_agent, build_q_network, collect_epsilon, export_metadata,
@@ -31,6 +32,7 @@ from tfprune_rl.training.evaluation import evaluate
 from tfprune_rl.training.timing import PhaseTimer
 
 EVAL_SEED_OFFSET = 10_000
+DATASET_DIR = "dataset"  # where --record_dataset writes, in the run directory
 RECENT_EPISODES = 10
 
 
@@ -55,10 +57,14 @@ def as_time_steps(observation: tf.Tensor) -> ts.TimeStep:
 
 
 def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
-    """Trains one run in `config.root_dir`, resuming from its latest checkpoint."""
+    """Trains one run in `config.root_dir`, resuming from its latest checkpoint.
+
+    Online, each iteration steps the envs and makes the updates that are due. Offline, each
+    iteration is one update on the fixed dataset; no env is stepped outside evaluation.
+    """
+    os.makedirs(config.root_dir, exist_ok=True)
     tf.keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
-    envs = make_vector_env(config.env_id, config.num_envs, config.sticky_actions)
     eval_env = make_gym_env(config.env_id, config.sticky_actions)
     observation_spec, action_spec = env_specs(eval_env)
     time_step_spec = ts.time_step_spec(observation_spec)
@@ -83,33 +89,56 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
     act_for_eval = tf.function(lambda observation: eval_policy.action(
         as_time_steps(observation)).action, jit_compile=True)
 
-    replay = ReplayBuffer(
-        config.replay_capacity, observation_spec.shape, observation_spec.dtype.as_numpy_dtype,
-        config.seed, stack_size=frame_stack_size(config.env_id), n_step=config.n_step,
-        gamma=config.hparams.gamma, num_streams=config.num_envs, scheme=config.replay_scheme,
-    )
+    stack_size = frame_stack_size(config.env_id)
+    if config.offline:
+        envs = None
+        replay, dataset = load_dataset(
+            config.dataset_path, dataset_spec(config.env_id, eval_env), config.dataset_fraction,
+            config.seed, config.n_step, config.hparams.gamma, config.clip_rewards)
+        log(f"dataset {config.dataset_path} ({dataset['format']}): {dataset['rows']:,} rows in "
+            f"{dataset['chunks']} chunk(s), {dataset['episodes']:,} finished episodes, "
+            f"{dataset['bytes'] / 2**20:,.1f} MiB in memory")
+    else:
+        envs = make_vector_env(config.env_id, config.num_envs, config.sticky_actions)
+        replay = ReplayBuffer(
+            config.replay_capacity, observation_spec.shape,
+            observation_spec.dtype.as_numpy_dtype, config.seed, stack_size=stack_size,
+            n_step=config.n_step, gamma=config.hparams.gamma, num_streams=config.num_envs,
+            scheme=config.replay_scheme, clip_rewards=config.clip_rewards,
+        )
     wall_time = tf.Variable(0.0, dtype=tf.float64, name="wall_time_s")
-    checkpoints = RunCheckpoints(
-        os.path.join(config.root_dir, "checkpoints"), replay,
+    checkpoints = RunCheckpoints(  # a fixed dataset is read again, never checkpointed
+        os.path.join(config.root_dir, "checkpoints"), None if config.offline else replay,
         agent=agent, env_steps=env_steps, wall_time=wall_time,
     )
     step = checkpoints.restore()
+    unit = "updates" if config.offline else "env steps"
     metrics_path = os.path.join(config.root_dir, "metrics.json")
-    if step >= config.num_env_steps and os.path.exists(metrics_path):
-        log(f"run in {config.root_dir} is already complete at {step:,} env steps")
+    if step >= config.total_steps and os.path.exists(metrics_path):
+        log(f"run in {config.root_dir} is already complete at {step:,} {unit}")
         with open(metrics_path) as f:
             return json.load(f)
     updates = int(agent.train_step_counter)
     if step:
-        log(f"resumed from env step {step:,} (update {updates:,})")
+        log(f"resumed from update {step:,}" if config.offline
+            else f"resumed from env step {step:,} (update {updates:,})")
+    recorder = None
+    if config.record_dataset:
+        recorder = DatasetRecorder(
+            os.path.join(config.root_dir, DATASET_DIR), replay,
+            {"env_id": config.env_id, "sticky_actions": config.sticky_actions,
+             "observation_shape": list(observation_spec.shape),
+             "observation_dtype": observation_spec.dtype.name, "stack_size": stack_size,
+             "rewards": "raw", "source_run": os.path.abspath(config.root_dir)})
+        recorder.resume(step)
     diagnostics_log = JsonlLog(os.path.join(config.root_dir, "diagnostics.jsonl"))
     diagnostics_log.keep(lambda row: row["update"] <= updates)
     evaluation_log = JsonlLog(os.path.join(config.root_dir, "evaluations.jsonl"))
     # The final evaluation follows the last checkpoint, so a resumed run always redoes it.
-    evaluation_log.keep(lambda row: row["env_step"] <= min(step, config.num_env_steps - 1))
+    clock = "update" if config.offline else "env_step"
+    evaluation_log.keep(lambda row: row[clock] <= min(step, config.total_steps - 1))
     last_diagnostics = (diagnostics_log.rows() or [{}])[-1]
-    for stream in range(config.num_envs):  # episodes cut by a restart are never sampled whole
-        replay.start_episode(stream)
+    last_eval_return = [row["return_mean"] for row in evaluation_log.rows()[-1:]]
 
     writer = tf.summary.create_file_writer(os.path.join(config.root_dir, "tensorboard"))
     recent_returns = collections.deque(maxlen=RECENT_EPISODES)
@@ -118,7 +147,10 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
     timer = PhaseTimer()
     session_start = last_log_time = time.time()
     last_log_step, last_log_updates = step, updates
-    observation, _ = envs.reset(seed=config.seed + step)
+    if envs is not None:
+        for stream in range(config.num_envs):  # episodes cut by a restart are never sampled whole
+            replay.start_episode(stream)
+        observation, _ = envs.reset(seed=config.seed + step)
 
     def probe_observations(at_update: int) -> np.ndarray:
         """A replay batch drawn by its own generator, the same whenever the run is resumed."""
@@ -128,41 +160,51 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
     def evaluate_and_log(at_step: int) -> list[float]:
         returns = evaluate(eval_env, act_for_eval, config.eval_episodes,
                            config.seed + EVAL_SEED_OFFSET)
+        last_eval_return[:] = [float(np.mean(returns))]
         tf.summary.scalar("eval/return", np.mean(returns), step=at_step)
-        evaluation_log.append({"env_step": at_step, "update": updates,
+        evaluation_log.append({"env_step": int(env_steps), "update": updates,
                                "return_mean": float(np.mean(returns)),
                                "returns": [float(r) for r in returns]})
-        log(f"eval at env step {at_step:,}: mean return {np.mean(returns):.1f} "
+        log(f"eval at {unit[:-1]} {at_step:,}: mean return {np.mean(returns):.1f} "
             f"over {len(returns)} episodes")
         return returns
 
     with writer.as_default():
-        while step < config.num_env_steps:
-            with timer.phase("act"):
-                action = collect(observation).numpy()
-            with timer.phase("env"):
-                next_observation, reward, terminated, truncated, info = envs.step(action)
-            with timer.phase("replay"):
-                learning_reward = np.clip(reward, -1, 1) if config.clip_rewards else reward
-                for i in range(config.num_envs):
-                    ended = terminated[i] or truncated[i]
-                    final = info["final_obs"][i] if ended else next_observation[i]
-                    replay.add(i, observation[i], action[i], learning_reward[i],
-                               terminated[i], truncated[i], final)
-            episode_returns += reward
-            for i in np.flatnonzero(terminated | truncated):
-                recent_returns.append(episode_returns[i])
-                tf.summary.scalar("train/episode_return", episode_returns[i], step=step + i + 1)
-                episode_returns[i] = 0.0
-            observation = next_observation
-            previous_step, step = step, step + config.num_envs
-            env_steps.assign(step)
-
-            for _ in range(updates_between(max(previous_step, config.learning_starts),
-                                           max(step, config.learning_starts),
-                                           config.update_period)):
+        while step < config.total_steps:
+            previous_step = step
+            if config.offline:
+                step, due_updates = step + 1, 1
+            else:
+                with timer.phase("act"):
+                    action = collect(observation).numpy()
+                with timer.phase("env"):
+                    next_observation, reward, terminated, truncated, info = envs.step(action)
                 with timer.phase("replay"):
-                    batch = replay.sample(config.batch_size)
+                    for i in range(config.num_envs):
+                        ended = terminated[i] or truncated[i]
+                        final = info["final_obs"][i] if ended else next_observation[i]
+                        replay.add(i, observation[i], action[i], reward[i],
+                                   terminated[i], truncated[i], final)
+                episode_returns += reward
+                for i in np.flatnonzero(terminated | truncated):
+                    recent_returns.append(episode_returns[i])
+                    tf.summary.scalar("train/episode_return", episode_returns[i],
+                                      step=step + i + 1)
+                    episode_returns[i] = 0.0
+                observation = next_observation
+                step += config.num_envs
+                env_steps.assign(step)
+                if recorder:
+                    with timer.phase("record"):
+                        recorder.maybe_flush(step)
+                due_updates = updates_between(max(previous_step, config.learning_starts),
+                                              max(step, config.learning_starts),
+                                              config.update_period)
+
+            for _ in range(due_updates):
+                with timer.phase("replay"):
+                    batch = replay.sample(config.batch_size, np.random.default_rng(
+                        [config.seed, updates, 2]) if config.offline else None)
                 with timer.phase("train"):
                     loss, priorities = train_step(batch)
                     priorities = priorities.numpy()  # waits for the step: its time counts here
@@ -173,7 +215,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
                     with timer.phase("diagnostics"):
                         last_diagnostics = _record_diagnostics(
                             q_network, probe_observations(updates), config.hparams.v_max,
-                            step, updates,
+                            step, int(env_steps), updates,
                         )
                         diagnostics_log.append(last_diagnostics)
                 if config.redo_period and updates % config.redo_period == 0:
@@ -198,37 +240,54 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
                 }
                 last_log_time, last_log_step, last_log_updates = now, step, updates
                 sparsity = _write_training_summaries(
-                    q_network, step, float(loss), throughput, recent_returns, float(epsilon())
+                    q_network, step, float(loss), throughput, recent_returns,
+                    None if config.offline else float(epsilon()),
                 )
-                log(
-                    f"env steps {step:,}/{config.num_env_steps:,} | "
-                    f"{throughput['env_steps_per_second']:,.0f} steps/s, "
-                    f"{throughput['updates_per_second']:,.0f} updates/s | "
-                    f"return {_mean(recent_returns):.1f} (last {len(recent_returns)} episodes) | "
-                    f"sparsity {sparsity:.3f} | loss {float(loss):.4f}"
-                    + _diagnostics_summary(last_diagnostics)
-                )
-            if _crossed(previous_step, step, config.eval_interval) and step < config.num_env_steps:
+                if config.offline:
+                    progress = (f"updates {step:,}/{config.num_updates:,} | "
+                                f"{throughput['updates_per_second']:,.0f} updates/s | "
+                                + (f"last eval return {last_eval_return[0]:.1f}"
+                                   if last_eval_return else "no eval yet"))
+                else:
+                    progress = (
+                        f"env steps {step:,}/{config.num_env_steps:,} | "
+                        f"{throughput['env_steps_per_second']:,.0f} steps/s, "
+                        f"{throughput['updates_per_second']:,.0f} updates/s | "
+                        f"return {_mean(recent_returns):.1f} "
+                        f"(last {len(recent_returns)} episodes)")
+                log(f"{progress} | sparsity {sparsity:.3f} | loss {float(loss):.4f}"
+                    + _diagnostics_summary(last_diagnostics))
+            if _crossed(previous_step, step, config.eval_interval) and step < config.total_steps:
                 with timer.phase("eval"):
                     evaluate_and_log(step)
-            if _crossed(previous_step, step, config.checkpoint_interval) or step == config.num_env_steps:
+            if (_crossed(previous_step, step, config.checkpoint_interval)
+                    or step == config.total_steps):
                 wall_time.assign_add(time.time() - session_start)
                 session_start = time.time()
                 with timer.phase("checkpoint"):
+                    if recorder:
+                        recorder.flush(step)
                     checkpoints.save(step)
         returns = evaluate_and_log(step)
-    envs.close()
+    if envs is not None:
+        envs.close()
 
     export_dir = os.path.join(config.root_dir, "export")
+    if config.offline:  # observations from the data: no env steps outside evaluation
+        check_observations = replay.sample(CHECK_OBSERVATIONS, np.random.default_rng(
+            [config.seed, EVAL_SEED_OFFSET]))["observation"]
+    else:
+        check_observations = random_observations(config.env_id, config.sticky_actions,
+                                                 CHECK_OBSERVATIONS, config.seed + EVAL_SEED_OFFSET)
     report = export_network(
-        q_network, time_step_spec, action_spec, export_dir,
-        random_observations(config.env_id, config.sticky_actions, CHECK_OBSERVATIONS,
-                            config.seed + EVAL_SEED_OFFSET),
-        export_metadata(config, step), updates, config.hparams.v_max,
+        q_network, time_step_spec, action_spec, export_dir, check_observations,
+        export_metadata(config, int(env_steps)), updates, config.hparams.v_max,
     )
-    metrics = _final_metrics(config, returns, report, step, updates,
+    metrics = _final_metrics(config, returns, report, int(env_steps), updates,
                              float(wall_time.numpy()), throughput, replay)
     metrics["diagnostics"] = last_diagnostics
+    if config.offline:
+        metrics["dataset"] = dataset
     _write_json_atomically(metrics_path, metrics)
     log(f"done: eval return {metrics['eval_return_mean']:.1f}, sparsity "
         f"{metrics['sparsity']:.4f} (read from {os.path.join(export_dir, SAVED_MODEL)})")
@@ -244,15 +303,19 @@ def _mean(values) -> float:
 
 
 def _write_training_summaries(
-    q_network: QNetwork, step: int, loss: float, throughput: dict, recent_returns, epsilon: float,
+    q_network: QNetwork, step: int, loss: float, throughput: dict, recent_returns,
+    epsilon: float | None,
 ) -> float:
-    """Writes the periodic scalars; returns the total kernel sparsity."""
+    """Writes the periodic scalars (the collection ones only online, when `epsilon` is given);
+    returns the total kernel sparsity."""
     stats = pruning.kernel_sparsity(q_network.stack)
     pruning.write_sparsity_summaries(stats, step)
     tf.summary.scalar("train/loss", loss, step=step)
-    tf.summary.scalar("train/steps_per_second", throughput["env_steps_per_second"], step=step)
     tf.summary.scalar("train/updates_per_second", throughput["updates_per_second"], step=step)
-    tf.summary.scalar("train/epsilon", epsilon, step=step)
+    if epsilon is not None:
+        tf.summary.scalar("train/steps_per_second", throughput["env_steps_per_second"],
+                          step=step)
+        tf.summary.scalar("train/epsilon", epsilon, step=step)
     total = sum(throughput["phase_seconds"].values())
     for phase, seconds in throughput["phase_seconds"].items():
         tf.summary.scalar(f"time_fraction/{phase}", seconds / total, step=step)
@@ -262,7 +325,7 @@ def _write_training_summaries(
 
 
 def _record_diagnostics(q_network: QNetwork, observations: np.ndarray, v_max: float,
-                        step: int, updates: int) -> dict:
+                        step: int, env_step: int, updates: int) -> dict:
     """Writes the `diagnostics/` scalars; returns them, with the kernels' sparsity and pruning
     thresholds (in TensorBoard at every progress line), as one row."""
     values = diagnostics.measure(q_network, observations, v_max)
@@ -273,7 +336,7 @@ def _record_diagnostics(q_network: QNetwork, observations: np.ndarray, v_max: fl
     sparsity["sparsity/total"] = pruning.total_sparsity(stats)
     thresholds = {f"threshold/{layer.name}": layer.threshold for layer in stats
                   if layer.threshold is not None}
-    return {"env_step": step, "update": updates, **values, **sparsity, **thresholds}
+    return {"env_step": env_step, "update": updates, **values, **sparsity, **thresholds}
 
 
 def _diagnostics_summary(row: dict) -> str:
@@ -291,6 +354,7 @@ def _final_metrics(
     """Final figures; sparsity is the export's, read from its files, not from the live network."""
     return {
         "env_id": config.env_id,
+        "mode": config.mode,
         "agent": config.agent,
         "encoder": config.encoder,
         "width": config.width,
