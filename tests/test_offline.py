@@ -104,6 +104,8 @@ def test_dqn_replay_files_read_back_exactly(tmp_path):
         return stack <= set(kept) and (last or (episode, t + 1) in set(kept))
     expected = {origin for origin in kept[3:] if origin is not None and complete(*origin)}
     assert starts == expected  # every complete transition is reachable, nothing else
+    ends = [o for o in kept if o is not None and o[1] == len(frames[o[0]]) - 1]
+    assert summary["episodes"] == len(ends) >= 3  # padding slots are not episodes
 
     half, summary = load_dataset(str(tmp_path), ATARI_SPEC, 0.5, seed=1, n_step=1, gamma=0.5,
                                  clip_rewards=False)

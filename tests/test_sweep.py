@@ -13,7 +13,7 @@ import pytest
 
 import cli
 from conftest import REPO_ROOT
-from tfprune_rl.sweeps import expand, is_finished, log_path, parse_grid, run_dir, run_sweep
+from tfprune_rl.sweeps import expand, is_finished, log_path, parse_grid, run_dir, run_sweep, runner
 
 
 def test_grid_expands_to_every_combination_with_stable_ids():
@@ -185,3 +185,11 @@ def test_the_same_sweep_runs_on_a_local_ray_instance(tmp_path):
     assert _finished_ids(root) == RUN_IDS
     for run_id in RUN_IDS:
         assert cli.metrics(os.path.join(root, run_id))["env_steps"] == 600
+
+
+def test_eta_reads_online_and_offline_progress_lines(tmp_path):
+    path = tmp_path / "trial.log"
+    path.write_text("env steps 20,000/100,000 | 90 steps/s\n")
+    assert runner._fraction_done(str(path)) == pytest.approx(0.2)
+    path.write_text("dataset d (recorded): 10 rows\nupdates 5,000/25,000 | 50 updates/s\n")
+    assert runner._fraction_done(str(path)) == pytest.approx(0.2)

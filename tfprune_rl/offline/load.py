@@ -82,7 +82,7 @@ def load_dataset(path: str, spec: DatasetSpec, fraction: float, seed: int, n_ste
         for rows in chunk.read(start, stop):
             _check_rows(path, chunk, rows, spec, replay.frame_shape)
             replay.extend(stream, rows)
-            episodes += int(rows["final"].sum())
+            episodes += int(np.sum((rows["terminated"] | rows["truncated"]) & ~rows["final"]))
     summary = {"path": os.path.abspath(path), "format": dataset_format(path), "fraction": fraction,
                "chunks": len(windows), "rows": len(replay), "episodes": episodes,
                "bytes": replay.nbytes}

@@ -89,7 +89,7 @@ def _progress_line(outcome: SweepOutcome, running: int, pending: int, elapsed: f
 
 def _eta(root_dir: str, running: dict, pending: int, durations: list[float],
          parallel: int) -> float | None:
-    """Remaining trials (a running one counts by its share of env steps still to go) times a
+    """Remaining trials (a running one counts by its share of steps still to go) times a
     trial's duration, over the trials run at a time. The duration is the median of finished
     trials, or, before any finished, of running ones extrapolated from their progress."""
     remaining, estimates = float(pending), list(durations)
