@@ -11,8 +11,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tfprune_rl.analysis.aggregate import ConfigResult  # noqa: E402
-from tfprune_rl.envs import game_name  # noqa: E402
 from tfprune_rl.analysis.runs import CLOCK_UNITS, Run, config_flags, config_of  # noqa: E402
+from tfprune_rl.envs import game_name  # noqa: E402
+from tfprune_rl.files import atomic_open  # noqa: E402
 
 DPI = 100
 FIGURE_SIZE = (8, 5)  # inches: 800 x 500 pixels
@@ -120,8 +121,7 @@ def _diagnostics(runs: list[Run], names: list[str], env_id: str):
 
 def _save(figure, output_dir: str, name: str) -> str:
     path = os.path.join(output_dir, name)
-    tmp_path = f"{path}.tmp-{os.getpid()}.png"
-    figure.savefig(tmp_path, dpi=DPI)
+    with atomic_open(path, "wb") as f:
+        figure.savefig(f, dpi=DPI, format="png")
     plt.close(figure)
-    os.replace(tmp_path, path)
     return path

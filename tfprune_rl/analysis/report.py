@@ -10,6 +10,7 @@ import os
 
 from tfprune_rl.analysis.aggregate import METRICS, ConfigResult, Normalization, aggregate
 from tfprune_rl.analysis.runs import Run, load_runs
+from tfprune_rl.files import atomic_open
 
 FILES = ("aggregate.json", "aggregate.csv", "aggregate.md")
 
@@ -83,7 +84,5 @@ def _csv(results: list[ConfigResult]) -> str:
 
 
 def _write(path: str, text: str) -> None:
-    tmp_path = f"{path}.tmp-{os.getpid()}"
-    with open(tmp_path, "w") as f:
+    with atomic_open(path) as f:
         f.write(text)
-    os.replace(tmp_path, path)

@@ -15,6 +15,7 @@ import zipfile
 
 import numpy as np
 
+from tfprune_rl.files import atomic_open
 from tfprune_rl.offline.chunk import Chunk, DatasetError, corrupted
 from tfprune_rl.replay import ROW_FIELDS, ReplayBuffer
 
@@ -65,9 +66,8 @@ class DatasetRecorder:
             rows = self._replay.rows(stream, start, self._replay.added(stream))
             name = f"stream{stream}-{start:012d}.npz"
             path = os.path.join(self._directory, name)
-            with open(f"{path}.tmp", "wb") as f:
+            with atomic_open(path, "wb") as f:
                 np.savez_compressed(f, **rows)
-            os.replace(f"{path}.tmp", path)
             self._manifest["shards"].append({"file": name, "stream": stream, "start": start,
                                              "rows": len(rows["action"]),
                                              "episodes": int(rows["final"].sum()),
@@ -87,10 +87,8 @@ class DatasetRecorder:
         self._manifest.update(env_steps=env_step, rows=sum(s["rows"] for s in shards),
                               transitions=sum(s["rows"] for s in shards) - episodes,
                               episodes=episodes)
-        path = os.path.join(self._directory, MANIFEST)
-        with open(f"{path}.tmp", "w") as f:
+        with atomic_open(os.path.join(self._directory, MANIFEST)) as f:
             json.dump(self._manifest, f, indent=2)
-        os.replace(f"{path}.tmp", path)
 
 
 def read_manifest(directory: str) -> dict:

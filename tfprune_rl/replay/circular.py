@@ -23,10 +23,10 @@ divided by their batch maximum.
 """
 
 import json
-import os
 
 import numpy as np
 
+from tfprune_rl.files import atomic_open
 from tfprune_rl.replay.sum_tree import SumTree
 
 REPLAY_SCHEMES = ("uniform", "prioritized")
@@ -276,15 +276,12 @@ class ReplayBuffer:
         return np.stack(frames, axis=-1)
 
     def save(self, path: str) -> None:
-        """Writes `path` atomically: a temporary file in the same directory, then a rename."""
-        tmp_path = f"{path}.tmp-{os.getpid()}"
         extra = {"tree": self._tree.nodes, "max_priority": self._tree.max_priority} if self._tree else {}
-        with open(tmp_path, "wb") as f:
+        with atomic_open(path, "wb") as f:
             np.savez(
                 f, added=self._added, episode_step_now=self._episode_step,
                 rng=json.dumps(self._rng.bit_generator.state), **self._data, **extra,
             )
-        os.replace(tmp_path, path)
 
     def load(self, path: str) -> None:
         with np.load(path) as saved:

@@ -5,6 +5,8 @@ import json
 import os
 from typing import Callable
 
+from tfprune_rl.files import atomic_open
+
 
 class JsonlLog:
     def __init__(self, path: str):
@@ -26,10 +28,8 @@ class JsonlLog:
     def keep(self, predicate: Callable[[dict], bool]) -> None:
         """Drops the rows `predicate` rejects (written after the checkpoint a run resumes from)."""
         kept = [row for row in self.rows() if predicate(row)]
-        tmp_path = f"{self.path}.tmp-{os.getpid()}"
-        with open(tmp_path, "w") as f:
+        with atomic_open(self.path) as f:
             f.writelines(json.dumps(row) + "\n" for row in kept)
-        os.replace(tmp_path, self.path)
 
     def append(self, row: dict) -> None:
         with open(self.path, "a") as f:

@@ -19,6 +19,7 @@ from tfprune_rl.envs import (
     env_specs, frame_stack_size, make_gym_env, make_vector_env, random_observations,
 )
 from tfprune_rl.export import CHECK_OBSERVATIONS, SAVED_MODEL, export_network
+from tfprune_rl.files import atomic_open
 from tfprune_rl.networks import QNetwork
 from tfprune_rl.offline import DatasetRecorder, dataset_spec, load_dataset
 from tfprune_rl.replay import ReplayBuffer
@@ -288,7 +289,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
     metrics["diagnostics"] = last_diagnostics
     if config.offline:
         metrics["dataset"] = dataset
-    _write_json_atomically(metrics_path, metrics)
+    with atomic_open(metrics_path) as f:
+        json.dump(metrics, f, indent=2)
     log(f"done: eval return {metrics['eval_return_mean']:.1f}, sparsity "
         f"{metrics['sparsity']:.4f} (read from {os.path.join(export_dir, SAVED_MODEL)})")
     return metrics
@@ -371,8 +373,3 @@ def _final_metrics(
     }
 
 
-def _write_json_atomically(path: str, data: dict) -> None:
-    tmp_path = f"{path}.tmp-{os.getpid()}"
-    with open(tmp_path, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp_path, path)

@@ -6,6 +6,8 @@ other flags are compared, so a run directory that was moved still resumes.
 
 import os
 
+from tfprune_rl.files import atomic_open
+
 
 def read_flagfile(path: str) -> dict[str, str]:
     """`--name=value` lines as {name: value}."""
@@ -41,7 +43,5 @@ def claim_run_dir(root_dir: str, flags: dict[str, str]) -> None:
             "choose a new or empty directory"
         )
     os.makedirs(root_dir, exist_ok=True)
-    tmp_path = f"{flags_path}.tmp-{os.getpid()}"
-    with open(tmp_path, "w") as f:
+    with atomic_open(flags_path) as f:
         f.write("".join(f"--{name}={value}\n" for name, value in {"root_dir": root_dir, **flags}.items()))
-    os.replace(tmp_path, flags_path)

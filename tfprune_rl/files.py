@@ -1,0 +1,19 @@
+"""Files that are either whole or absent: a crash or an error mid-write never leaves a
+half-written checkpoint, log, dataset shard or report."""
+
+import contextlib
+import os
+
+
+@contextlib.contextmanager
+def atomic_open(path: str, mode: str = "w"):
+    """Opens a temporary file next to `path`; once the block ends without an error, it replaces
+    `path` in one rename. On an error, `path` is left as it was and the temporary file goes."""
+    tmp_path = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp_path, mode) as f:
+            yield f
+    except BaseException:
+        os.remove(tmp_path)
+        raise
+    os.replace(tmp_path, path)
