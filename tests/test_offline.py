@@ -1,5 +1,6 @@
 """Fixed datasets (recorded and DQN Replay files), the CQL losses, and offline training."""
 
+import dataclasses
 import gzip
 import json
 import os
@@ -229,8 +230,10 @@ class _CountingEnv:
 
 
 @pytest.mark.slow
-def test_offline_training_steps_the_env_only_to_evaluate(tmp_path, monkeypatch):
-    """On CartPole every step pays 1, so the evaluations' returns add up to every env step."""
+def test_offline_training_steps_the_env_only_to_evaluate_and_resumes_exactly(tmp_path,
+                                                                              monkeypatch):
+    """On CartPole every step pays 1, so the evaluations' returns add up to every env step.
+    A run that dies after its checkpoint at update 200 resumes to the same network."""
     directory = str(tmp_path / "dataset")
     replay = ReplayBuffer(5000, (4,), np.float32, 0)
     recorder = DatasetRecorder(directory, replay, {"env_id": "CartPole-v1"})
@@ -250,7 +253,7 @@ def test_offline_training_steps_the_env_only_to_evaluate(tmp_path, monkeypatch):
         monkeypatch.setattr(loop, name, lambda *args, name=name: pytest.fail(f"{name} called"))
     config = TrainConfig(
         root_dir=str(tmp_path / "run"), mode="offline", dataset=directory, agent="cql",
-        num_updates=600, eval_interval=300, eval_episodes=3, checkpoint_interval=300,
+        num_updates=600, eval_interval=300, eval_episodes=3, checkpoint_interval=200,
         log_interval=300, diagnostics_period=300, width=1,
         schedule=GradualSchedule(frequency=60))
     lines = []
@@ -263,6 +266,22 @@ def test_offline_training_steps_the_env_only_to_evaluate(tmp_path, monkeypatch):
     assert metrics["mode"] == "offline" and metrics["dataset"]["rows"] == replay.added(0)
     assert metrics["sparsity"] == pytest.approx(0.95, abs=1e-3)
     assert any(line.startswith("updates 600/600 | ") for line in lines), lines
+
+    crashed = dataclasses.replace(config, root_dir=str(tmp_path / "crashed"))
+    evaluate = loop.evaluate
+    monkeypatch.setattr(loop, "evaluate", lambda *args: pytest.fail("killed"))  # at update 300
+    with pytest.raises(pytest.fail.Exception, match="killed"):
+        loop.train(crashed, log=lambda line: None)
+    monkeypatch.setattr(loop, "evaluate", evaluate)
+    lines = []
+    resumed = loop.train(crashed, log=lines.append)
+    assert "resumed from update 200" in lines
+    assert resumed["eval_returns"] == metrics["eval_returns"]
+    straight, again = (list(saved_kernels(os.path.join(run, "export", "saved_model")).values())
+                       for run in (config.root_dir, crashed.root_dir))
+    assert len(straight) == 3  # two hidden layers and the head
+    for kernel, resumed_kernel in zip(straight, again):
+        np.testing.assert_array_equal(kernel, resumed_kernel)
 
 
 def _random_dataset(directory, steps=300):
