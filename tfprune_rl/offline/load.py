@@ -67,12 +67,16 @@ def load_dataset(path: str, spec: DatasetSpec, fraction: float, seed: int, n_ste
     `fraction` is in (0, 1] (`TrainConfig` checks it)."""
     chunks = dataset_chunks(path, spec)
     rng = np.random.default_rng(seed)
+    shortest = n_step + spec.stack_size + 1  # rows of the shortest transition the buffer takes
     windows = []
     for chunk in chunks:
-        size = max(1, round(fraction * chunk.length))
+        size = min(chunk.length, max(shortest, round(fraction * chunk.length)))
         start = int(rng.integers(0, chunk.length - size + 1))
         windows.append((chunk, start, start + size))
     stream_capacity = max(stop - start for _, start, stop in windows)
+    if stream_capacity < shortest:
+        raise DatasetError(f"dataset {path} holds {stream_capacity} rows in its longest chunk; "
+                           f"n_step={n_step} needs at least {shortest}")
     replay = ReplayBuffer(
         stream_capacity * len(windows), spec.observation_shape, spec.observation_dtype, seed,
         stack_size=spec.stack_size, n_step=n_step, gamma=gamma, num_streams=len(windows),
@@ -83,9 +87,9 @@ def load_dataset(path: str, spec: DatasetSpec, fraction: float, seed: int, n_ste
             _check_rows(path, chunk, rows, spec, replay.frame_shape)
             replay.extend(stream, rows)
             episodes += int(np.sum((rows["terminated"] | rows["truncated"]) & ~rows["final"]))
-    summary = {"path": os.path.abspath(path), "format": dataset_format(path), "fraction": fraction,
-               "chunks": len(windows), "rows": len(replay), "episodes": episodes,
-               "bytes": replay.nbytes}
+    summary = {"path": os.path.abspath(path), "format": dataset_format(path),
+               "fraction": fraction, "chunks": len(windows), "rows": len(replay),
+               "episodes": episodes, "bytes": replay.nbytes}
     return replay, summary
 
 
