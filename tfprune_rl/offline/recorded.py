@@ -44,7 +44,9 @@ class DatasetRecorder:
         shards = self._manifest["shards"]
         self._manifest["shards"] = [s for s in shards if s["env_step"] <= env_step]
         for shard in shards[len(self._manifest["shards"]):]:
-            os.remove(os.path.join(self._directory, shard["file"]))
+            path = os.path.join(self._directory, shard["file"])
+            if os.path.exists(path):  # a crash may have come between removing and rewriting
+                os.remove(path)
         for stream in range(self._replay.num_streams):
             if self._recorded(stream) != self._replay.added(stream):
                 raise DatasetError(
