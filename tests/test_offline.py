@@ -16,7 +16,7 @@ from tfprune_rl.offline import (
     MANIFEST, DatasetError, DatasetRecorder, DatasetSpec, load_dataset, read_manifest,
 )
 from tfprune_rl.pruning import GradualSchedule
-from tfprune_rl.offline.dqn_replay import STORE_FIELDS, store_path
+from tfprune_rl.offline.dqn_replay import STORE_FIELDS, as_rows, store_path
 from tfprune_rl.replay import ReplayBuffer
 from tfprune_rl.training import TrainConfig, loop
 
@@ -115,6 +115,14 @@ def test_dqn_replay_files_read_back_exactly(tmp_path):
     offsets = [o for o in range(capacity - 24)
                if np.array_equal(rows["observation"][o:o + 25], window)]
     assert offsets  # one contiguous window of the checkpoint
+
+
+def test_a_window_without_a_terminal_is_one_episode_begun_before_it():
+    store = {"observation": np.ones((6, *FRAME), np.uint8), "action": np.zeros(6, np.int32),
+             "reward": np.zeros(6, np.float32), "terminal": np.zeros(6, np.uint8)}
+    rows = as_rows(store, STACK)
+    np.testing.assert_array_equal(rows["episode_step"], np.arange(6) + STACK - 1)
+    assert not rows["final"].any()
 
 
 def test_missing_or_corrupted_dqn_replay_file_is_named(tmp_path):

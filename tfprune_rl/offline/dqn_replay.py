@@ -84,9 +84,9 @@ def as_rows(store: dict[str, np.ndarray], stack_size: int) -> dict[str, np.ndarr
     count = len(terminal)
     index = np.arange(count)
     ends = np.flatnonzero(terminal)
-    starts = ends + stack_size  # after the terminal slot and its padding
-    latest = np.searchsorted(starts, index, side="right") - 1
-    episode_start = np.where(latest >= 0, starts[np.maximum(latest, 0)], 1 - stack_size)
+    # Episode starts: one before the window, then after each terminal slot and its padding.
+    starts = np.concatenate([[1 - stack_size], ends + stack_size])
+    episode_start = starts[np.searchsorted(starts, index, side="right") - 1]
     final = np.zeros(count, bool)
     for offset in range(1, stack_size):
         final[(ends + offset)[ends + offset < count]] = True
