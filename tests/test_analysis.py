@@ -31,7 +31,8 @@ def _write_run(root, env_id, width, sparsity, seed, final_return, finished=True,
     if not finished:
         return
     with open(os.path.join(path, "metrics.json"), "w") as f:
-        json.dump({"eval_return_mean": final_return}, f)
+        json.dump({"eval_return_mean": final_return, "mode": "offline" if offline else "online"},
+                  f)
     with open(os.path.join(path, "evaluations.jsonl"), "w") as f:
         for i, step in enumerate(STEPS):
             value = final_return * (i + 1) / len(STEPS)

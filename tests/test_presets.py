@@ -12,7 +12,7 @@ from absl import flags
 
 from conftest import REPO_ROOT
 from tfprune_rl.entry_points import (
-    config_from_flags, define_run_flags, load_run_config, run_flag_values,
+    TRAINERS, config_from_flags, define_run_flags, load_run_config, run_flag_values,
 )
 from tfprune_rl.envs import make_gym_env
 from tfprune_rl.sweeps import expand, parse_grid, read_games
@@ -22,11 +22,11 @@ EXPERIMENTS = os.path.join(REPO_ROOT, "experiments")
 AGENT_PRESETS = sorted(glob.glob(os.path.join(EXPERIMENTS, "*", "*.flags")))
 
 
-def _config(*args):
+def _config(*args, trainer: str = "value_based"):
     values = flags.FlagValues()
-    define_run_flags(values)
-    values(["tfprune-train", *args])
-    return config_from_flags(values)
+    TRAINERS[trainer].define_flags(values)
+    values([TRAINERS[trainer].module, *args])
+    return TRAINERS[trainer].config_from_flags(values)
 
 
 @pytest.mark.parametrize("agent", ["dqn", "rainbow_lite"])
@@ -112,7 +112,7 @@ def test_minatar_offline_preset_reads_each_games_recorded_dataset():
 SWEEP_TRIALS = {"atari_width_dqn": 450, "atari_width_rainbow_lite": 450,
                 "atari_sparsity_dqn": 300, "minatar_width_dqn": 150, "minatar_width_small": 16,
                 "atari_offline_cql": 340, "atari_offline_cql_c51": 340,
-                "minatar_offline_cql": 120}
+                "minatar_offline_cql": 120, "mujoco_single_shot": 900, "mujoco_dense": 45}
 
 
 @pytest.mark.parametrize("name", sorted(SWEEP_TRIALS))
@@ -125,16 +125,25 @@ def test_sweep_presets_define_valid_trials(name, monkeypatch):
     trials = expand(read_games(values["games"][0].split(",")), parse_grid(values["grid"]),
                     int(values["seeds"][0]))
     assert len(trials) == SWEEP_TRIALS[name]
-    configs = [_config(*trial.trainer_args(values["trainer_flagfile"], "/sweep"))
+    trainer = values.get("trainer", ["value_based"])[0]
+    configs = [_config(*trial.trainer_args(values["trainer_flagfile"], "/sweep"), trainer=trainer)
                for trial in trials if trial.seed == 0]
-    assert {config.sparsity for config in configs} >= {0.0, 0.95}
-    assert len({config.env_id for config in configs}) in (2, 5, 15, 17)
+    if name == "mujoco_single_shot":  # the grid, its dense point in mujoco_dense
+        assert {config.sparsity for config in configs} == {0.5, 0.8, 0.9, 0.95, 0.99}
+        assert {config.pruning for config in configs} == {"snip", "grasp", "random", "gmp"}
+        assert {config.agent for config in configs} == {"bc", "td3_bc", "cql_sac"}
+    elif name == "mujoco_dense":
+        assert {config.sparsity for config in configs} == {0.0}
+    else:
+        assert {config.sparsity for config in configs} >= {0.0, 0.95}
+    assert len({config.env_id for config in configs}) in (2, 3, 5, 15, 17)
 
 
 def test_every_preset_file_is_covered():
     covered = {"dqn", "rainbow_lite", "budget_40m_frames", "budget_atari100k", "budget_75k",
                "weight_decay", "l2_normalize", "redo", "reset", "atari_cql", "atari_cql_c51",
-               "minatar_cql", "minatar_datasets", *SWEEP_TRIALS}
+               "minatar_cql", "minatar_datasets", "paper", "budget_cpu", "datasets",
+               *SWEEP_TRIALS}
     assert {os.path.basename(path)[:-len(".flags")] for path in AGENT_PRESETS} == covered
 
 
@@ -168,6 +177,41 @@ def test_bad_flag_values_name_the_value_and_what_is_allowed(flag, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         _config(*flag.split())
 
+
+
+def test_continuous_presets_are_td3_bc_with_a_95_percent_snip_mask():
+    config = _config(f"--flagfile={EXPERIMENTS}/continuous/paper.flags",
+                     f"--flagfile={EXPERIMENTS}/continuous/datasets.flags", "--env=Hopper-v5",
+                     trainer="continuous")
+    assert (config.num_updates, config.batch_size, tuple(config.hidden_units)) == (
+        1_000_000, 256, (256, 256))
+    assert (config.sparsity, config.pruning, config.saliency_batches) == (0.95, "snip", 1)
+    assert (config.eval_interval, config.eval_episodes) == (5_000, 10)
+    assert config.dataset == "datasets/Hopper/medium.npz"
+    budget = _config(f"--flagfile={EXPERIMENTS}/continuous/paper.flags",
+                     f"--flagfile={EXPERIMENTS}/continuous/budget_cpu.flags", "--dataset=d.npz",
+                     trainer="continuous")
+    assert dataclasses.replace(budget, num_updates=1_000_000, checkpoint_interval=50_000,
+                               dataset=config.dataset, env_id="Hopper-v5") == config
+    for task in read_games([f"{EXPERIMENTS}/continuous/mujoco_tasks.txt"]):
+        TRAINERS["continuous"].make_env(task).close()
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--agent=ppo", "--agent=ppo: value should be one of <bc|td3_bc|sac|cql_sac>"),
+    ("--pruning=obd", "--pruning=obd: value should be one of <snip|grasp|random|magnitude|gmp>"),
+    ("--sparsity=1", "sparsity=1.0 must be in [0, 1)"),
+    ("--num_updates=0", "num_updates=0 must be >= 1"),
+    ("--saliency_batches=0", "saliency_batches=0 must be >= 1"),
+    ("--hidden_units=256,0", "hidden_units=[256, 0] must be positive sizes"),
+    ("--reference_returns=1", "reference_returns=1 must be two numbers: random,expert"),
+    ("--reference_returns=a,b", "reference_returns=a,b must be numbers"),
+    ("--dataset=", "--dataset is required"),
+])
+def test_bad_continuous_flag_values_are_named(flag, message):
+    args = ["--dataset=d.npz", *flag.split()]
+    with pytest.raises((ValueError, flags.Error), match=re.escape(message)):
+        _config(*args, trainer="continuous")
 
 
 def test_a_moved_run_reads_back_from_its_flags_txt(tmp_path):

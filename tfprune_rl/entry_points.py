@@ -5,18 +5,24 @@ parsing that fails in one line.
 flags.txt with the same definitions, so both get the same defaults and the same validation.
 """
 
+import dataclasses
 import functools
 import os
 import sys
+from typing import Callable
 
 from absl import app, flags
 
 from tfprune_rl.agents import AGENTS, DqnHyperparams
-from tfprune_rl.envs import ENV_EXAMPLES
+from tfprune_rl.agents.continuous import CONTINUOUS_AGENTS
+from tfprune_rl.envs import (
+    CONTINUOUS_ENV_EXAMPLES, ENV_EXAMPLES, game_name, make_continuous_env, make_gym_env,
+)
 from tfprune_rl.networks import ENCODERS
 from tfprune_rl.pruning import DISTRIBUTIONS, GradualSchedule
 from tfprune_rl.replay import REPLAY_SCHEMES
 from tfprune_rl.training import MODES, TrainConfig
+from tfprune_rl.training.continuous_config import PRUNING_METHODS, ContinuousConfig
 
 DEFAULTS = TrainConfig(root_dir="runs/default")
 
@@ -204,8 +210,6 @@ def run_flag_values(values: flags.FlagValues, names: tuple[str, ...]) -> dict[st
     return {name: value(values[name]) for name in names}
 
 
-
-
 def load_run_config(run_dir: str) -> TrainConfig:
     """The config of the run in `run_dir`, read from its flags.txt (with `run_dir` as its root,
     so a run directory that was moved still reads)."""
@@ -239,3 +243,89 @@ def run_app(program: str, main, flag_names) -> None:
             fail(program, str(error))
 
     app.run(main, flags_parser=parse)
+
+
+CONTINUOUS_DEFAULTS = ContinuousConfig(root_dir="runs/continuous", dataset="")
+
+
+def define_continuous_flags(flag_values: flags.FlagValues) -> tuple[str, ...]:
+    """`root_dir` and the run-defining flags of tfprune-train-continuous (see define_run_flags)."""
+    d = CONTINUOUS_DEFAULTS
+    kw = dict(flag_values=flag_values)
+    flags.DEFINE_string("root_dir", d.root_dir, "Run directory: flags.txt, tensorboard/, "
+                        "checkpoints/, export/, metrics.json. Re-running with the same flags "
+                        "resumes.", **kw)
+    return tuple(flag.name for flag in (
+        flags.DEFINE_string("dataset", d.dataset, "A D4RL-layout dataset: .npz (from "
+                            "tfprune-datasets; its manifest.json gives the reference returns), "
+                            "D4RL .hdf5, or a Minari dataset directory. {game} stands for the "
+                            "env's name (HalfCheetah).", **kw),
+        flags.DEFINE_string("env", d.env_id, f"Evaluation env: {CONTINUOUS_ENV_EXAMPLES}.", **kw),
+        flags.DEFINE_enum("agent", d.agent, CONTINUOUS_AGENTS, "bc (MSE to the data's actions), "
+                          "td3_bc, sac, or cql_sac (CQL(H), alpha 5 as CQL on MuJoCo).", **kw),
+        flags.DEFINE_float("sparsity", d.sparsity, "Fraction of each network's kernel weights "
+                           "pruned; 0 is dense. Single-shot paper: 0.95.", **kw),
+        flags.DEFINE_enum("pruning", d.pruning, PRUNING_METHODS, "snip, grasp, random or "
+                          "magnitude: one mask per network at initialization (global over its "
+                          "kernels), then fixed; gmp: gradual magnitude pruning from 20% to 80% "
+                          "of training (the value-based paper's schedule). Default: SNIP, the "
+                          "single-shot paper's.", **kw),
+        flags.DEFINE_integer("saliency_batches", d.saliency_batches, "Dataset batches the "
+                             "saliency is averaged over. SNIP: 1.", **kw),
+        flags.DEFINE_integer("num_updates", d.num_updates, "Gradient updates. TD3+BC: "
+                             "1,000,000.", **kw),
+        flags.DEFINE_integer("batch_size", d.batch_size, "TD3+BC: 256.", **kw),
+        flags.DEFINE_list("hidden_units", [str(u) for u in d.hidden_units], "Actor and critic "
+                          "hidden layer sizes. TD3+BC: 256,256.", **kw),
+        flags.DEFINE_integer("width", d.width, "Multiplies every hidden size.", **kw),
+        flags.DEFINE_integer("eval_interval", d.eval_interval, "Updates between evaluations. "
+                             "TD3+BC: 5,000.", **kw),
+        flags.DEFINE_integer("eval_episodes", d.eval_episodes, "TD3+BC: 10.", **kw),
+        flags.DEFINE_integer("log_interval", d.log_interval, "Updates between progress lines.",
+                             **kw),
+        flags.DEFINE_integer("checkpoint_interval", d.checkpoint_interval,
+                             "Updates between checkpoints.", **kw),
+        flags.DEFINE_list("reference_returns", [], "random,expert returns for normalized "
+                          "scores, overriding the dataset's manifest (D4RL v2: halfcheetah "
+                          "-280.18,12135.0; hopper -20.27,3234.3; walker2d 1.63,4592.3).", **kw),
+        flags.DEFINE_integer("seed", d.seed, "Seed of the networks, batches and evaluation.", **kw),
+    ))
+
+
+def continuous_config_from_flags(values: flags.FlagValues) -> ContinuousConfig:
+    try:
+        hidden_units = tuple(int(u) for u in values.hidden_units)
+        references = tuple(float(r) for r in values.reference_returns) or None
+    except ValueError:
+        raise ValueError(f"hidden_units={','.join(values.hidden_units)} and reference_returns="
+                         f"{','.join(values.reference_returns)} must be numbers") from None
+    if references is not None and len(references) != 2:
+        raise ValueError(f"reference_returns={','.join(values.reference_returns)} must be two "
+                         "numbers: random,expert")
+    if not values.dataset:
+        raise ValueError("--dataset is required: a D4RL-layout .npz or .hdf5 file or a Minari "
+                         "directory (make one with tfprune-datasets)")
+    return ContinuousConfig(
+        root_dir=values.root_dir, dataset=values.dataset.replace("{game}", game_name(values.env)),
+        env_id=values.env, agent=values.agent, sparsity=values.sparsity, pruning=values.pruning,
+        saliency_batches=values.saliency_batches, num_updates=values.num_updates,
+        batch_size=values.batch_size, hidden_units=hidden_units, width=values.width,
+        eval_interval=values.eval_interval, eval_episodes=values.eval_episodes,
+        log_interval=values.log_interval, checkpoint_interval=values.checkpoint_interval,
+        reference_returns=references, seed=values.seed)
+
+
+@dataclasses.dataclass(frozen=True)
+class Trainer:
+    """A trainer entry point as the sweep tool runs and checks it."""
+    module: str
+    define_flags: Callable[[flags.FlagValues], tuple[str, ...]]
+    config_from_flags: Callable[[flags.FlagValues], object]
+    make_env: Callable[[str], object]
+
+
+TRAINERS = {
+    "value_based": Trainer("tfprune_rl.train", define_run_flags, config_from_flags, make_gym_env),
+    "continuous": Trainer("tfprune_rl.train_continuous", define_continuous_flags,
+                          continuous_config_from_flags, make_continuous_env),
+}

@@ -10,8 +10,9 @@ def atomic_open(path: str, mode: str = "w"):
     """Opens a temporary file next to `path`; once the block ends without an error, it replaces
     `path` in one rename. On an error, `path` is left as it was and the temporary file goes."""
     tmp_path = f"{path}.tmp-{os.getpid()}"
+    f = open(tmp_path, mode)  # a directory that is not there fails here, with nothing to remove
     try:
-        with open(tmp_path, mode) as f:
+        with f:
             yield f
     except BaseException:
         os.remove(tmp_path)

@@ -15,10 +15,7 @@ warnings.filterwarnings("ignore", category=SyntaxWarning)  # from TF-Agents' aut
 
 from absl import flags  # noqa: E402
 
-from tfprune_rl.entry_points import (  # noqa: E402
-    config_from_flags, define_run_flags, fail, run_app, run_flag_values,
-)
-from tfprune_rl.envs import make_gym_env  # noqa: E402
+from tfprune_rl.entry_points import TRAINERS, Trainer, fail, run_app, run_flag_values  # noqa: E402
 from tfprune_rl.sweeps import (  # noqa: E402
     BACKENDS, LocalBackend, RayBackend, Trial, expand, is_finished, parse_grid, read_games,
     run_dir, run_sweep,
@@ -28,6 +25,9 @@ from tfprune_rl.training.run_dir import claim_run_dir  # noqa: E402
 PROGRAM = "tfprune-sweep"
 FLAGS = flags.FLAGS
 flags.DEFINE_string("root_dir", None, "Sweep directory: one run directory per trial, logs/.")
+flags.DEFINE_enum("trainer", "value_based", list(TRAINERS), "value_based: tfprune-train "
+                  "(DQN, C51, CQL; online or offline); continuous: tfprune-train-continuous "
+                  "(BC, TD3+BC, SAC, CQL-SAC on D4RL-layout datasets).")
 flags.DEFINE_multi_string("trainer_flagfile", [], "Trainer flagfile(s) every trial starts "
                           "from, in order (e.g. experiments/minatar/dqn.flags).")
 flags.DEFINE_list("games", None, "Environment ids (MinAtar/Breakout-v1,MinAtar/Asterix-v1) "
@@ -46,12 +46,13 @@ flags.DEFINE_string("ray_address", "", "Ray cluster address (e.g. ray://head:100
 flags.DEFINE_float("progress_interval", 60, "Seconds between progress lines.")
 flags.DEFINE_bool("dry_run", False, "List the trials and their state, and start none.")
 flags.mark_flags_as_required(["root_dir", "games"])
-SWEEP_FLAGS = ("root_dir", "trainer_flagfile", "games", "grid", "seeds", "backend",
+SWEEP_FLAGS = ("root_dir", "trainer", "trainer_flagfile", "games", "grid", "seeds", "backend",
                "cpus_per_trial", "gpus_per_trial", "parallel", "ray_address",
                "progress_interval", "dry_run")
 
 
-def check_trials(trials: list[Trial], trainer_flagfiles: list[str], root_dir: str) -> None:
+def check_trials(trainer: Trainer, trials: list[Trial], trainer_flagfiles: list[str],
+                 root_dir: str) -> None:
     """Parses every trial's flags as the trainer will, checks that a trial directory already
     there holds the same run, and makes each game once."""
     for path in trainer_flagfiles:
@@ -59,16 +60,16 @@ def check_trials(trials: list[Trial], trainer_flagfiles: list[str], root_dir: st
             raise ValueError(f"trainer_flagfile {path} does not exist")
     for trial in trials:
         values = flags.FlagValues()
-        names = define_run_flags(values)
+        names = trainer.define_flags(values)
         try:
-            values(["tfprune-train", *trial.trainer_args(trainer_flagfiles, root_dir)])
-            config_from_flags(values)
+            values([trainer.module, *trial.trainer_args(trainer_flagfiles, root_dir)])
+            trainer.config_from_flags(values)
             if os.path.exists(os.path.join(run_dir(root_dir, trial), "flags.txt")):
                 claim_run_dir(run_dir(root_dir, trial), run_flag_values(values, names))
         except (flags.Error, ValueError) as error:
             raise ValueError(f"trial {trial.run_id}: {error}") from None
     for env_id in dict.fromkeys(trial.env_id for trial in trials):
-        make_gym_env(env_id).close()
+        trainer.make_env(env_id).close()
 
 
 def main(argv):
@@ -80,7 +81,7 @@ def main(argv):
                              f"{FLAGS.gpus_per_trial}, parallel={FLAGS.parallel}: need "
                              "cpus >= 1, gpus >= 0, parallel >= 0")
         trials = expand(read_games(FLAGS.games), parse_grid(FLAGS.grid), FLAGS.seeds)
-        check_trials(trials, FLAGS.trainer_flagfile, FLAGS.root_dir)
+        check_trials(TRAINERS[FLAGS.trainer], trials, FLAGS.trainer_flagfile, FLAGS.root_dir)
     except ValueError as error:
         fail(PROGRAM, str(error))
     if FLAGS.dry_run:
@@ -89,8 +90,10 @@ def main(argv):
             print(f"{state:8}  {trial.run_id}")
         return
     try:
-        backend = (LocalBackend(FLAGS.cpus_per_trial) if FLAGS.backend == "local" else
-                   RayBackend(FLAGS.ray_address, FLAGS.cpus_per_trial, FLAGS.gpus_per_trial))
+        module = TRAINERS[FLAGS.trainer].module
+        backend = (LocalBackend(module, FLAGS.cpus_per_trial) if FLAGS.backend == "local" else
+                   RayBackend(module, FLAGS.ray_address, FLAGS.cpus_per_trial,
+                              FLAGS.gpus_per_trial))
     except ValueError as error:
         fail(PROGRAM, str(error))
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop trials, as Ctrl-C does

@@ -28,7 +28,7 @@ class Run:
     @property
     def clock(self) -> str:
         """The log rows' key that measures progress: env steps, or updates on a fixed dataset."""
-        return "update" if self.flags.get("mode") == "offline" else "env_step"
+        return "update" if self.metrics.get("mode") == "offline" else "env_step"
 
 
 def load_runs(root_dir: str) -> tuple[list[Run], list[str]]:

@@ -6,6 +6,7 @@ a temporary directory, then renamed over the old one).
 import json
 import os
 import shutil
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -50,13 +51,8 @@ def export_network(
     from the env) check the exported actions and calibrate int8 quantization. Returns the report.
     """
     check_export_options(formats, quantize)
-    tmp_dir = f"{output_dir.rstrip(os.sep)}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    try:
-        os.makedirs(tmp_dir)
-    except OSError as error:
-        raise OSError(f"cannot write the export to {output_dir}: {error.strerror}") from None
-    try:
+
+    def build(tmp_dir: str) -> dict:
         saved_model_dir = os.path.join(tmp_dir, SAVED_MODEL)
         write_saved_model(q_network, time_step_spec, action_spec, saved_model_dir, train_step,
                           metadata, v_max)
@@ -69,13 +65,31 @@ def export_network(
             raise ExportCheckError(
                 f"the SavedModel's actions differ from the live policy's on "
                 f"{int(np.sum(served['action'] != live))} of {len(live)} observations")
-        report = _report(saved_model_dir, metadata, train_step, len(observations))
+        report = saved_model_report(saved_model_dir, metadata, train_step, len(observations))
         if "tflite" in formats:
             tflite_path = os.path.join(tmp_dir, TFLITE_FILE)
             with open(tflite_path, "wb") as f:
                 f.write(convert_to_tflite(saved_model_dir, quantize, observations))
             report["tflite"] = _check_tflite(tflite_path, quantize, observations, served)
-        _write_json(os.path.join(tmp_dir, REPORT_FILE), report)
+        return report
+
+    return build_export(output_dir, build)
+
+
+def build_export(output_dir: str, build: Callable[[str], dict]) -> dict:
+    """`build(tmp_dir)` writes an export into a fresh temporary directory and returns its
+    report; the report is added as report.json and the directory renamed over `output_dir`.
+    On any error the old export stays and the temporary directory goes."""
+    tmp_dir = f"{output_dir.rstrip(os.sep)}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    try:
+        os.makedirs(tmp_dir)
+    except OSError as error:
+        raise OSError(f"cannot write the export to {output_dir}: {error.strerror}") from None
+    try:
+        report = build(tmp_dir)
+        with open(os.path.join(tmp_dir, REPORT_FILE), "w") as f:
+            json.dump(report, f, indent=2)
         _replace_directory(tmp_dir, output_dir)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -88,7 +102,7 @@ def _file_figures(summary: dict) -> dict:
             "sparsity": summary["weight_sparsity"]}
 
 
-def _report(saved_model_dir: str, metadata: dict, train_step: int, num_observations: int) -> dict:
+def saved_model_report(saved_model_dir: str, metadata: dict, train_step: int, num_observations: int) -> dict:
     summary = summarize(saved_model_dir)
     layers = [t for t in summary["tensors"] if t["name"].endswith(("/kernel", "/bias"))]
     parameters = sum(int(np.prod(t["shape"])) for t in layers)
@@ -120,11 +134,6 @@ def _check_tflite(path: str, quantize: str, observations: np.ndarray, served: di
         "action_agreement_bound": bound,
         "max_abs_q_value_difference": float(np.max(np.abs(outputs["q_values"] - served["q_values"]))),
     }
-
-
-def _write_json(path: str, data: dict) -> None:
-    with open(path, "w") as f:
-        json.dump(data, f, indent=2)
 
 
 def _replace_directory(new: str, target: str) -> None:

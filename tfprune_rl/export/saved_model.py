@@ -73,7 +73,7 @@ def write_saved_model(
     saver = policy_saver.PolicySaver(
         greedy_q_policy(plain, time_step_spec, action_spec, v_max),
         train_step=tf.Variable(train_step, dtype=tf.int64, name="train_step"),
-        metadata={key: _constant_variable(key, value) for key, value in metadata.items()},
+        metadata={key: metadata_variable(key, value) for key, value in metadata.items()},
     )
     serve = serving_function(plain, action_spec, v_max)
     saver.register_concrete_function("serve", serve)
@@ -82,6 +82,6 @@ def write_saved_model(
     saver.save(path)
 
 
-def _constant_variable(name: str, value) -> tf.Variable:
+def metadata_variable(name: str, value) -> tf.Variable:
     dtype = {str: tf.string, bool: tf.bool, int: tf.int64, float: tf.float64}[type(value)]
     return tf.Variable(value, dtype=dtype, trainable=False, name=name)

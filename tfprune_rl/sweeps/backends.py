@@ -1,6 +1,6 @@
 """Where trials run: processes on this machine, or tasks on a Ray cluster.
 
-Both start the trainer as `python -m tfprune_rl.train ...` with its output in the trial's log
+Both start the trainer as `python -m <trainer module> ...` with its output in the trial's log
 file, so a trial runs exactly as a user's own command would. A backend's `start` returns a
 handle; `poll` gives the exit code once the trial has ended (None before); `stop` ends it.
 """
@@ -16,27 +16,28 @@ def trainer_env(cpus: int) -> dict[str, str]:
     return dict(os.environ, TF_NUM_INTRAOP_THREADS=str(cpus), TF_NUM_INTEROP_THREADS=str(cpus))
 
 
-def _open_log(log_path: str, args: list[str]):
+def _open_log(log_path: str, module: str, args: list[str]):
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     log = open(log_path, "a")
-    log.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')}: tfprune-train {' '.join(args)}\n")
+    log.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')}: python -m {module} {' '.join(args)}\n")
     log.flush()
     return log
 
 
-def _start_trainer(args: list[str], log_path: str, cpus: int) -> subprocess.Popen:
-    with _open_log(log_path, args) as log:
-        return subprocess.Popen([sys.executable, "-m", "tfprune_rl.train", *args],
+def _start_trainer(module: str, args: list[str], log_path: str, cpus: int) -> subprocess.Popen:
+    with _open_log(log_path, module, args) as log:
+        return subprocess.Popen([sys.executable, "-m", module, *args],
                                 stdout=log, stderr=subprocess.STDOUT, env=trainer_env(cpus))
 
 
 class LocalBackend:
-    def __init__(self, cpus_per_trial: int):
+    def __init__(self, module: str, cpus_per_trial: int):
+        self.module = module
         self.cpus_per_trial = cpus_per_trial
         self.capacity = max(1, (os.cpu_count() or 1) // cpus_per_trial)
 
     def start(self, args: list[str], log_path: str) -> subprocess.Popen:
-        return _start_trainer(args, log_path, self.cpus_per_trial)
+        return _start_trainer(self.module, args, log_path, self.cpus_per_trial)
 
     def poll(self, process: subprocess.Popen) -> int | None:
         return process.poll()
@@ -49,10 +50,10 @@ class LocalBackend:
         pass
 
 
-def run_trainer(args: list[str], log_path: str, cpus: int) -> int:
+def run_trainer(module: str, args: list[str], log_path: str, cpus: int) -> int:
     """A Ray task: the trainer on the worker's own Python. Ray cancels a task by raising
     KeyboardInterrupt in it; the trainer is stopped with it rather than left behind."""
-    process = _start_trainer(args, log_path, cpus)
+    process = _start_trainer(module, args, log_path, cpus)
     try:
         return process.wait()
     except KeyboardInterrupt:
@@ -65,12 +66,13 @@ class RayBackend:
     """Trials as Ray tasks, each holding `cpus_per_trial` CPUs and `gpus_per_trial` GPUs.
     On a cluster, the sweep's root_dir must be on storage every node shares."""
 
-    def __init__(self, address: str, cpus_per_trial: int, gpus_per_trial: float):
+    def __init__(self, module: str, address: str, cpus_per_trial: int, gpus_per_trial: float):
         try:
             import ray
         except ImportError:
             raise ValueError("backend=ray needs Ray: pip install 'tfprune_rl[ray]'") from None
         self._ray = ray
+        self.module = module
         # Ray runs workers at niceness 15, and a trainer at 15 next to any other busy process
         # barely runs (measured: 9 s of CPU in 15 minutes beside two trainers at 0). A cluster
         # keeps its own setting; an instance started here runs trials at normal priority.
@@ -83,7 +85,7 @@ class RayBackend:
         self.capacity = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_trial))
 
     def start(self, args: list[str], log_path: str):
-        return self._run.remote(args, log_path, self.cpus_per_trial)
+        return self._run.remote(self.module, args, log_path, self.cpus_per_trial)
 
     def poll(self, ref) -> int | None:
         ready, _ = self._ray.wait([ref], timeout=0)

@@ -9,14 +9,15 @@ import numpy as np
 def evaluate(env: gym.Env, act: Callable, num_episodes: int, seed: int) -> list[float]:
     """Raw (unclipped, undiscounted) return of each of `num_episodes` episodes.
 
-    `act` maps a batch of observations to a batch of actions.
+    `act` maps a batch of observations to a batch of actions (integers, or vectors).
     """
     returns = []
     observation, _ = env.reset(seed=seed)
     for _ in range(num_episodes):
         episode_return, ended = 0.0, False
         while not ended:
-            action = int(act(observation[np.newaxis])[0])
+            action = np.asarray(act(observation[np.newaxis]))[0]
+            action = action.item() if action.ndim == 0 else action
             observation, reward, terminated, truncated, _ = env.step(action)
             episode_return += float(reward)
             ended = terminated or truncated

@@ -1,0 +1,32 @@
+"""Continuous-control envs (MuJoCo locomotion, Pendulum) and their TF-Agents specs."""
+
+import gymnasium as gym
+import numpy as np
+import tensorflow as tf
+from tf_agents.specs import tensor_spec
+
+CONTINUOUS_ENV_EXAMPLES = "a gymnasium id with Box actions, such as HalfCheetah-v5, Hopper-v5, " \
+    "Walker2d-v5 or Pendulum-v1"
+
+
+def make_continuous_env(env_id: str) -> gym.Env:
+    try:
+        gym.spec(env_id)
+    except gym.error.Error:
+        raise ValueError(f"unknown env {env_id!r}; expected {CONTINUOUS_ENV_EXAMPLES}") from None
+    env = gym.make(env_id)
+    if not isinstance(env.action_space, gym.spaces.Box) or not isinstance(
+            env.observation_space, gym.spaces.Box):
+        raise ValueError(f"env {env_id!r} has action space {env.action_space} and observation "
+                         f"space {env.observation_space}; expected {CONTINUOUS_ENV_EXAMPLES}")
+    return env
+
+
+def continuous_specs(env: gym.Env):
+    """Float32 observation spec and bounded action spec, as the actor and critic take them."""
+    box, actions = env.observation_space, env.action_space
+    observation_spec = tf.TensorSpec(box.shape, tf.float32, name="observation")
+    action_spec = tensor_spec.BoundedTensorSpec(
+        actions.shape, tf.float32, minimum=actions.low.astype(np.float32),
+        maximum=actions.high.astype(np.float32), name="action")
+    return observation_spec, action_spec

@@ -1,0 +1,49 @@
+"""Train an offline continuous-control agent, pruned once at initialization or gradually:
+python -m tfprune_rl.train_continuous --root_dir=DIR --dataset=FILE [flags].
+
+The dataset is a D4RL-layout file (ours from tfprune-datasets, a D4RL .hdf5, or a Minari
+directory). Defaults are TD3+BC's settings with the single-shot paper's 95% SNIP mask.
+"""
+
+import os
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+warnings.filterwarnings("ignore", category=SyntaxWarning)  # from TF-Agents' autograph'd code
+warnings.filterwarnings("ignore", message="Encoding a StructuredValue")  # PolicySaver's specs
+
+from absl import flags, logging  # noqa: E402
+
+from tfprune_rl.entry_points import (  # noqa: E402
+    continuous_config_from_flags, define_continuous_flags, fail, run_app, run_flag_values,
+)
+from tfprune_rl.envs import make_continuous_env  # noqa: E402
+from tfprune_rl.offline.transitions import load_transitions  # noqa: E402
+from tfprune_rl.training.continuous_loop import train_continuous  # noqa: E402
+from tfprune_rl.training.run_dir import claim_run_dir  # noqa: E402
+
+PROGRAM = "tfprune-train-continuous"
+FLAGS = flags.FLAGS
+RUN_FLAG_NAMES = define_continuous_flags(FLAGS)
+
+
+def main(argv):
+    if len(argv) > 1:
+        fail(PROGRAM, f"unexpected arguments {argv[1:]}; all options are --flags")
+    logging.set_verbosity(logging.ERROR)
+    try:
+        config = continuous_config_from_flags(FLAGS)
+        make_continuous_env(config.env_id).close()
+        load_transitions(config.dataset)
+        claim_run_dir(config.root_dir, run_flag_values(FLAGS, RUN_FLAG_NAMES))
+        train_continuous(config, log=lambda line: print(line, flush=True))
+    except (ValueError, OSError) as error:  # DatasetError is a ValueError
+        fail(PROGRAM, str(error))
+
+
+def run():
+    run_app(PROGRAM, main, ("root_dir", *RUN_FLAG_NAMES))
+
+
+if __name__ == "__main__":
+    run()
