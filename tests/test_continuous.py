@@ -286,3 +286,18 @@ def test_a_resumed_td3_bc_run_ends_bit_identical_to_a_straight_one(tmp_path):
     assert evaluations("resumed") == evaluations("straight")
     assert [row["update"] for row in evaluations("straight")] == [100, 200, 300]
     assert tf.train.latest_checkpoint(str(tmp_path / "resumed" / "checkpoints")).endswith("-300")
+
+
+def test_bad_input_fails_in_one_line_and_writes_nothing(tmp_path):
+    bad_env = cli.run("--env=CartPole-v1", f"--output_dir={tmp_path / 'out'}",
+                      module="tfprune_rl.datasets_cli")
+    assert bad_env.returncode != 0 and not os.path.exists(tmp_path / "out")
+    [line] = bad_env.stderr.strip().splitlines()[-1:]
+    assert line.startswith("tfprune-datasets: error: env 'CartPole-v1' has action space Discrete(2)")
+    _random_transitions().save(str(tmp_path / "three_features.npz"))  # Pendulum's, actions 2-d
+    wrong = cli.run(f"--root_dir={tmp_path / 'run'}", "--env=HalfCheetah-v5",
+                    f"--dataset={tmp_path / 'three_features.npz'}", module=CONTINUOUS)
+    assert wrong.returncode != 0 and not os.path.exists(tmp_path / "run")
+    assert wrong.stderr.strip().splitlines()[-1] == (
+        f"tfprune-train-continuous: error: dataset {tmp_path / 'three_features.npz'} has "
+        "observations (3,) and actions (2,); the env has (17,) and (6,)")

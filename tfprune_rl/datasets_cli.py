@@ -15,14 +15,16 @@ warnings.filterwarnings("ignore", category=SyntaxWarning)  # from TF-Agents' aut
 from absl import flags, logging  # noqa: E402
 
 from tfprune_rl.entry_points import fail, run_app  # noqa: E402
-from tfprune_rl.envs import CONTINUOUS_ENV_EXAMPLES  # noqa: E402
+from tfprune_rl.envs import CONTINUOUS_ENV_EXAMPLES, game_name  # noqa: E402
 from tfprune_rl.training.d4rl_datasets import GenerationConfig, generate_datasets  # noqa: E402
 
 PROGRAM = "tfprune-datasets"
-DEFAULTS = GenerationConfig(env_id="HalfCheetah-v5", output_dir="datasets/HalfCheetah")
+DEFAULTS = GenerationConfig(env_id="HalfCheetah-v5", output_dir="datasets/{game}")
 FLAGS = flags.FLAGS
 flags.DEFINE_string("env", DEFAULTS.env_id, f"Environment: {CONTINUOUS_ENV_EXAMPLES}.")
-flags.DEFINE_string("output_dir", DEFAULTS.output_dir, "Where the .npz files and manifest.json go.")
+flags.DEFINE_string("output_dir", DEFAULTS.output_dir, "Where the .npz files and manifest.json "
+                    "go; {game} stands for the env's name (HalfCheetah), as in "
+                    "experiments/continuous/datasets.flags.")
 flags.DEFINE_integer("train_steps", DEFAULTS.train_steps, "SAC env steps (one update each). "
                      "D4RL: 1,000,000.")
 flags.DEFINE_integer("dataset_size", DEFAULTS.dataset_size, "Transitions in the random, medium "
@@ -41,7 +43,8 @@ def main(argv):
     logging.set_verbosity(logging.ERROR)
     try:
         config = GenerationConfig(
-            env_id=FLAGS.env, output_dir=FLAGS.output_dir, train_steps=FLAGS.train_steps,
+            env_id=FLAGS.env, output_dir=FLAGS.output_dir.replace("{game}", game_name(FLAGS.env)),
+            train_steps=FLAGS.train_steps,
             dataset_size=FLAGS.dataset_size, random_steps=FLAGS.random_steps,
             log_interval=FLAGS.log_interval, seed=FLAGS.seed)
         generate_datasets(config, log=lambda line: print(line, flush=True))

@@ -17,9 +17,9 @@ from absl import flags, logging  # noqa: E402
 from tfprune_rl.entry_points import (  # noqa: E402
     continuous_config_from_flags, define_continuous_flags, fail, run_app, run_flag_values,
 )
-from tfprune_rl.envs import make_continuous_env  # noqa: E402
+from tfprune_rl.envs import continuous_specs, make_continuous_env  # noqa: E402
 from tfprune_rl.offline.transitions import load_transitions  # noqa: E402
-from tfprune_rl.training.continuous_loop import train_continuous  # noqa: E402
+from tfprune_rl.training.continuous_loop import check_dataset, train_continuous  # noqa: E402
 from tfprune_rl.training.run_dir import claim_run_dir  # noqa: E402
 
 PROGRAM = "tfprune-train-continuous"
@@ -33,8 +33,11 @@ def main(argv):
     logging.set_verbosity(logging.ERROR)
     try:
         config = continuous_config_from_flags(FLAGS)
-        make_continuous_env(config.env_id).close()
-        load_transitions(config.dataset)
+        env = make_continuous_env(config.env_id)
+        observation_spec, action_spec = continuous_specs(env)
+        env.close()
+        check_dataset(load_transitions(config.dataset)[0], observation_spec, action_spec,
+                      config.dataset)
         claim_run_dir(config.root_dir, run_flag_values(FLAGS, RUN_FLAG_NAMES))
         train_continuous(config, log=lambda line: print(line, flush=True))
     except (ValueError, OSError) as error:  # DatasetError is a ValueError

@@ -51,6 +51,8 @@ def soft_update(source: list[tf.Variable], target: list[tf.Variable], tau: float
 class _Agent(tf.Module):
     """Networks by name, one Adam per network, and the update counter that drives the masks."""
 
+    has_target_actor = False
+
     def __init__(self, networks: dict, hyperparams: ContinuousHyperparams, seed: int):
         super().__init__()
         self.hyperparams = hyperparams
@@ -64,8 +66,6 @@ class _Agent(tf.Module):
         self.updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="updates")
         self.rng = tf.random.Generator.from_seed(seed)
         self.sync_targets()
-
-    has_target_actor = False
 
     @property
     def actor(self) -> ActorNetwork:

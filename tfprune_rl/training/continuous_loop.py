@@ -104,6 +104,25 @@ def network_sparsities(agent) -> dict[str, float]:
     return sparsities
 
 
+def _restore_or_prune(agent, checkpoint, manager, config: ContinuousConfig,
+                      transitions: Transitions, log: Callable[[str], None]) -> None:
+    """Resumes from the latest checkpoint (masks included), or computes the single-shot masks
+    of a new run; a dense or gradually pruned new run starts as built."""
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        if config.pruning != "gmp":  # FixedMask's reported sparsity lives outside the checkpoint
+            for name in agent.networks:
+                wrappers = agent.wrappers(name)
+                install_masks(wrappers, [w.pruning_vars[0][1].numpy() for w in wrappers])
+        log(f"resumed from update {int(agent.updates.numpy()):,}")
+    elif config.sparsity > 0 and config.pruning != "gmp":
+        start = time.time()
+        sparsities = prune_at_initialization(agent, config, transitions)
+        log(f"{config.pruning} masks from {config.saliency_batches} batch(es) in "
+            f"{time.time() - start:.1f} s: " + ", ".join(
+                f"{name} {value:.4f} sparse" for name, value in sparsities.items()))
+
+
 def train_continuous(config: ContinuousConfig, log: Callable[[str], None] = print) -> dict:
     os.makedirs(config.root_dir, exist_ok=True)
     transitions, references = load_transitions(config.dataset)
@@ -112,7 +131,6 @@ def train_continuous(config: ContinuousConfig, log: Callable[[str], None] = prin
     env = make_continuous_env(config.env_id)
     observation_spec, action_spec = continuous_specs(env)
     check_dataset(transitions, observation_spec, action_spec, config.dataset)
-    tf.random.set_seed(config.seed)
     agent = make_agent(config, observation_spec, action_spec, transitions.observation_stats())
     checkpoint = tf.train.Checkpoint(agent=agent)
     manager = tf.train.CheckpointManager(checkpoint, os.path.join(config.root_dir, "checkpoints"),
@@ -124,19 +142,7 @@ def train_continuous(config: ContinuousConfig, log: Callable[[str], None] = prin
         f"mean return {np.mean(episodes) if episodes else float('nan'):.1f}; references "
         + (f"random {references.random:.1f}, expert {references.expert:.1f}" if references
            else "none (no normalized score)"))
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        for name in agent.networks:  # FixedMask's reported target lives outside the checkpoint
-            if config.pruning != "gmp":
-                wrappers = agent.wrappers(name)
-                install_masks(wrappers, [w.pruning_vars[0][1].numpy() for w in wrappers])
-        log(f"resumed from update {int(agent.updates.numpy()):,}")
-    elif config.sparsity > 0 and config.pruning != "gmp":
-        start = time.time()
-        sparsities = prune_at_initialization(agent, config, transitions)
-        log(f"{config.pruning} masks from {config.saliency_batches} batch(es) in "
-            f"{time.time() - start:.1f} s: " + ", ".join(
-                f"{name} {value:.4f} sparse" for name, value in sparsities.items()))
+    _restore_or_prune(agent, checkpoint, manager, config, transitions, log)
     updates = int(agent.updates.numpy())
     evaluations.keep(lambda row: row["update"] <= updates)
     if updates >= config.num_updates and os.path.exists(metrics_path):
