@@ -14,6 +14,7 @@ from tfprune_rl.analysis import (
     FILES, RLIABLE_DEFAULT_REPS, Normalization, aggregate, draw_all, interval_estimates, iqm,
     load_runs, references, report,
 )
+from tfprune_rl.analysis.aggregate import group_runs, normalizations
 
 GAMES = ("MinAtar/Breakout-v1", "MinAtar/SpaceInvaders-v1")
 STEPS = (15_000, 30_000, 45_000)
@@ -187,3 +188,26 @@ def test_figures_are_written_at_their_size_and_not_blank(sweep_root, tmp_path):
         expected = (800, 1200) if "diagnostics" in path else (500, 800)
         assert image.shape[:2] == expected, path
         assert image[..., :3].std() > 0.05, path  # lines and text, not an empty canvas
+
+
+def test_runs_with_dataset_references_are_normalized_by_them(tmp_path):
+    """Offline continuous runs carry their dataset's random and expert returns (metrics.json):
+    those are 0 and 1, not the best configuration."""
+    for seed, final in enumerate((1500.0, 2500.0)):
+        _write_run(str(tmp_path), "HalfCheetah-v5", 1, 0.95, seed, final)
+        path = os.path.join(tmp_path, "HalfCheetah-v5", "w1-s0.95", f"seed{seed}", "metrics.json")
+        with open(path) as f:
+            metrics_json = json.load(f)
+        metrics_json["reference_returns"] = {"random": -500.0, "expert": 4500.0}
+        with open(path, "w") as f:
+            json.dump(metrics_json, f)
+    runs, _ = load_runs(str(tmp_path))
+    [norm] = normalizations(group_runs(runs)).values()
+    assert (norm.zero, norm.one) == (-500.0, 4500.0)
+    assert norm(2000.0) == pytest.approx(0.5)
+    metrics_json["reference_returns"] = {"random": 0.0, "expert": 4500.0}
+    with open(path, "w") as f:
+        json.dump(metrics_json, f)
+    runs, _ = load_runs(str(tmp_path))
+    with pytest.raises(ValueError, match="HalfCheetah-v5: runs state different reference returns"):
+        normalizations(group_runs(runs))

@@ -4,6 +4,7 @@ normalized final scores per configuration, and IQM over training (sample efficie
 
 import collections
 import dataclasses
+import json
 
 import numpy as np
 from rliable import library, metrics
@@ -100,8 +101,19 @@ def normalizations(grouped: dict[tuple, dict[str, list[Run]]]) -> dict[str, Norm
     games = sorted({game for by_game in grouped.values() for game in by_game})
     result = {}
     for game in games:
+        runs = [run for by_game in grouped.values() for run in by_game.get(game, [])]
+        stated = {json.dumps(run.metrics.get("reference_returns"), sort_keys=True) for run in runs}
+        if len(stated) > 1:
+            raise ValueError(f"{game}: runs state different reference returns ({', '.join(sorted(stated))}); "
+                             "aggregate runs on one dataset per game")
+        dataset_references = runs[0].metrics.get("reference_returns")
+        if dataset_references:  # offline continuous control: D4RL's normalization, on a 0-1 scale
+            result[game] = Normalization(
+                game, dataset_references["random"], dataset_references["expert"],
+                "the dataset's random = 0 and expert = 1 (D4RL's normalized score / 100)")
+            continue
         best = max(np.mean([run.metrics["eval_return_mean"] for run in by_game[game]])
-                   for by_game in grouped.values())
+                   for by_game in grouped.values() if game in by_game)
         result[game] = Normalization(game, *references(game, best))
     return result
 
