@@ -301,3 +301,35 @@ def test_bad_input_fails_in_one_line_and_writes_nothing(tmp_path):
     assert wrong.stderr.strip().splitlines()[-1] == (
         f"tfprune-train-continuous: error: dataset {tmp_path / 'three_features.npz'} has "
         "observations (3,) and actions (2,); the env has (17,) and (6,)")
+
+
+def test_gradual_magnitude_pruning_reaches_its_sparsity_on_both_networks(tmp_path):
+    """--pruning=gmp: no mask at initialization, then the value-based paper's schedule (20% to
+    80% of the updates, every 1,000) prunes each kernel to the target."""
+    from tfprune_rl.training.continuous_config import ContinuousConfig
+    from tfprune_rl.training.continuous_loop import train_continuous
+
+    _random_transitions(size=300).save(str(tmp_path / "data.npz"))
+    lines = []
+    config = ContinuousConfig(
+        root_dir=str(tmp_path / "run"), dataset=str(tmp_path / "data.npz"), env_id="Pendulum-v1",
+        agent="sac", sparsity=0.8, pruning="gmp", num_updates=2500, batch_size=16,
+        hidden_units=(16, 16), eval_interval=2500, eval_episodes=1, log_interval=500,
+        checkpoint_interval=2500, reference_returns=(-1200.0, -150.0))
+    with pytest.raises(DatasetError, match=r"has observations \(3,\) and actions \(2,\)"):
+        train_continuous(config, log=lines.append)
+    data = _random_transitions(size=300)
+    data = Transitions(data.observations, data.actions[:, :1], data.rewards,
+                       data.next_observations, data.terminals, data.timeouts)
+    data.save(str(tmp_path / "data.npz"))
+    metrics = train_continuous(config, log=lines.append)
+    assert not any("masks from" in line for line in lines)
+    # Masks change at updates 500 (the schedule's start: sparsity 0) and 1,500 (its last
+    # step within 80%: the target); progress lines come every 500 updates.
+    progress = [line.split("| sparsity ")[1].split() for line in lines if line.startswith("updates ")]
+    np.testing.assert_allclose([(float(p[1]), float(p[3])) for p in progress],
+                               [(0.0, 0.0), (0.0, 0.0), (0.8, 0.8), (0.8, 0.8), (0.8, 0.8)],
+                               atol=2e-3)
+    assert metrics["network_sparsity"] == pytest.approx({"actor": 0.8, "critic": 0.8}, abs=1e-3)
+    kernels = saved_kernels(str(tmp_path / "run" / "export" / "saved_model"))
+    assert all(np.mean(k == 0) == pytest.approx(0.8, abs=0.02) for k in kernels.values())
