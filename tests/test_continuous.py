@@ -303,9 +303,11 @@ def test_bad_input_fails_in_one_line_and_writes_nothing(tmp_path):
         "observations (3,) and actions (2,); the env has (17,) and (6,)")
 
 
-def test_gradual_magnitude_pruning_reaches_its_sparsity_on_both_networks(tmp_path):
+@pytest.mark.parametrize("agent", ["sac", "td3_bc"])
+def test_gradual_magnitude_pruning_reaches_its_sparsity_on_both_networks(tmp_path, agent):
     """--pruning=gmp: no mask at initialization, then the value-based paper's schedule (20% to
-    80% of the updates, every 1,000) prunes each kernel to the target."""
+    80% of the updates, every 1,000) prunes each kernel to the target; TD3's actor, which
+    trains every other update, too."""
     from tfprune_rl.training.continuous_config import ContinuousConfig
     from tfprune_rl.training.continuous_loop import train_continuous
 
@@ -313,7 +315,7 @@ def test_gradual_magnitude_pruning_reaches_its_sparsity_on_both_networks(tmp_pat
     lines = []
     config = ContinuousConfig(
         root_dir=str(tmp_path / "run"), dataset=str(tmp_path / "data.npz"), env_id="Pendulum-v1",
-        agent="sac", sparsity=0.8, pruning="gmp", num_updates=2500, batch_size=16,
+        agent=agent, sparsity=0.8, pruning="gmp", num_updates=2500, batch_size=16,
         hidden_units=(16, 16), eval_interval=2500, eval_episodes=1, log_interval=500,
         checkpoint_interval=2500, reference_returns=(-1200.0, -150.0))
     with pytest.raises(DatasetError, match=r"has observations \(3,\) and actions \(2,\)"):

@@ -80,7 +80,8 @@ class _Agent(tf.Module):
             soft_update(self.networks[name].compute_variables(), target.compute_variables(), 1.0)
 
     def _step(self, name: str, tape: tf.GradientTape, loss: tf.Tensor) -> None:
-        """One Adam step on network `name`, then its masks move to the current update."""
+        """One Adam step on network `name`, then its masks move to the current update (and its
+        kernels are re-masked before any other loss reads them)."""
         net = self.networks[name]
         gradients = tape.gradient(loss, net.trainable_variables)
         self.optimizers[name].apply_gradients(zip(gradients, net.trainable_variables))
@@ -140,6 +141,8 @@ class _TwinCriticAgent(_Agent):
             for name, target in self.targets.items():
                 soft_update(self.networks[name].compute_variables(), target.compute_variables(),
                             self.hyperparams.tau)
+        else:  # a mask update due now must happen although TD3's actor skips this update
+            update_masks(self.wrappers("actor"), self.updates)
         return losses
 
     def saliency_losses(self) -> dict:
