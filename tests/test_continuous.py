@@ -115,6 +115,7 @@ def test_bad_datasets_are_named(tmp_path):
         load_transitions(str(tmp_path / "data.csv"))
 
 
+@pytest.mark.slow
 def test_generated_datasets_have_d4rl_layout_and_references(tmp_path):
     config = GenerationConfig("Pendulum-v1", str(tmp_path / "pendulum"), train_steps=600,
                               dataset_size=450, random_steps=300, log_interval=300)
@@ -213,6 +214,7 @@ def test_pendulum_bc_and_td3_bc_with_a_95_percent_snip_mask_beat_random(tmp_path
         0.95, abs=1e-3)
 
 
+@pytest.mark.slow
 def test_the_sweep_tool_runs_continuous_trials(tmp_path):
     """tfprune-sweep --trainer=continuous: every trial checked with the continuous trainer's
     flags before any starts, then run as `python -m tfprune_rl.train_continuous`."""
@@ -245,6 +247,7 @@ def test_the_sweep_tool_runs_continuous_trials(tmp_path):
             assert "python -m tfprune_rl.train_continuous --flagfile=" in f.readline()
 
 
+@pytest.mark.slow
 def test_a_resumed_td3_bc_run_ends_bit_identical_to_a_straight_one(tmp_path):
     """Masks, targets, optimizers, the update counter and the RNG of the target-policy noise
     are all in the checkpoint, and batches are drawn by (seed, update): stopping at update 200
@@ -288,6 +291,7 @@ def test_a_resumed_td3_bc_run_ends_bit_identical_to_a_straight_one(tmp_path):
     assert tf.train.latest_checkpoint(str(tmp_path / "resumed" / "checkpoints")).endswith("-300")
 
 
+@pytest.mark.slow
 def test_bad_input_fails_in_one_line_and_writes_nothing(tmp_path):
     bad_env = cli.run("--env=CartPole-v1", f"--output_dir={tmp_path / 'out'}",
                       module="tfprune_rl.datasets_cli")
@@ -303,6 +307,7 @@ def test_bad_input_fails_in_one_line_and_writes_nothing(tmp_path):
         "observations (3,) and actions (2,); the env has (17,) and (6,)")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("agent", ["sac", "td3_bc"])
 def test_gradual_magnitude_pruning_reaches_its_sparsity_on_both_networks(tmp_path, agent):
     """--pruning=gmp: no mask at initialization, then the value-based paper's schedule (20% to
