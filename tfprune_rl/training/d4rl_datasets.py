@@ -105,7 +105,6 @@ def generate_datasets(config: GenerationConfig, log: Callable[[str], None] = pri
     observation_spec, action_spec = continuous_specs(env)
     observation_size, action_size = observation_spec.shape[0], action_spec.shape[0]
     env.action_space.seed(config.seed)
-    tf.random.set_seed(config.seed)
     actor = ActorNetwork(observation_spec, action_spec, config.hidden_units, gaussian=True,
                          seed=config.seed)
     critic = CriticNetwork((observation_spec, action_spec), config.hidden_units, seed=config.seed)
@@ -129,9 +128,9 @@ def generate_datasets(config: GenerationConfig, log: Callable[[str], None] = pri
                 log(f"recording {kind}: steps {step:,}/{config.dataset_size:,}")
 
         _steps(record_env, act, config.dataset_size, recorder, seed, progress)
-        _write(kind, recorder.transitions())
+        write(kind, recorder.transitions())
 
-    def _write(kind: str, transitions: Transitions):
+    def write(kind: str, transitions: Transitions):
         path = os.path.join(config.output_dir, f"{kind}.npz")
         transitions.save(path)
         returns = transitions.episode_returns()
@@ -153,7 +152,7 @@ def generate_datasets(config: GenerationConfig, log: Callable[[str], None] = pri
             collected = replay.transitions(step)
             cut = collected.timeouts.copy()
             cut[-1] = not collected.terminals[-1]  # SAC's episode in progress ends here
-            _write("medium-replay", dataclasses.replace(collected, timeouts=cut))
+            write("medium-replay", dataclasses.replace(collected, timeouts=cut))
             record("medium", policy, config.seed + 1)
         if step % config.log_interval == 0:
             recent = f"{np.mean(returns[-10:]):.1f}" if returns else "-"
