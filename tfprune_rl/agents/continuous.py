@@ -23,7 +23,6 @@ from tfprune_rl.networks.actor_critic import ActorNetwork, CriticNetwork
 from tfprune_rl.pruning import pruning_wrappers, update_masks
 
 CONTINUOUS_AGENTS = ("bc", "td3_bc", "sac", "cql_sac")
-ACTOR_CRITIC_AGENTS = ("td3_bc", "sac", "cql_sac")
 
 
 @dataclasses.dataclass(frozen=True)
