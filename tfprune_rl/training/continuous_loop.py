@@ -18,7 +18,7 @@ from tfprune_rl.agents.continuous import (
     BcAgent, ContinuousHyperparams, SacAgent, Td3BcAgent,
 )
 from tfprune_rl.envs import continuous_specs, make_continuous_env
-from tfprune_rl.export import SAVED_MODEL
+from tfprune_rl.export import CHECK_OBSERVATIONS, SAVED_MODEL
 from tfprune_rl.export.actor_export import export_actor
 from tfprune_rl.files import atomic_open
 from tfprune_rl.networks.actor_critic import ActorNetwork, CriticNetwork
@@ -29,11 +29,8 @@ from tfprune_rl.pruning import (
 )
 from tfprune_rl.pruning.saliency import global_masks, install_masks, saliency_scores, wrap_fixed
 from tfprune_rl.training.continuous_config import ContinuousConfig
-from tfprune_rl.training.evaluation import evaluate
+from tfprune_rl.training.evaluation import EVAL_SEED_OFFSET, evaluate
 from tfprune_rl.training.jsonl_log import JsonlLog
-
-EVAL_SEED_OFFSET = 10_000
-CHECK_OBSERVATIONS = 256
 
 
 def check_dataset(transitions: Transitions, observation_spec, action_spec, path: str) -> None:

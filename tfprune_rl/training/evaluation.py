@@ -5,6 +5,8 @@ from typing import Callable
 import gymnasium as gym
 import numpy as np
 
+EVAL_SEED_OFFSET = 10_000  # evaluation episodes are seeded apart from training's seed
+
 
 def evaluate(env: gym.Env, act: Callable, num_episodes: int, seed: int) -> list[float]:
     """Raw (unclipped, undiscounted) return of each of `num_episodes` episodes.

@@ -29,10 +29,9 @@ from tfprune_rl.training.build import (
 from tfprune_rl.training.checkpoints import RunCheckpoints
 from tfprune_rl.training.config import TrainConfig, updates_between
 from tfprune_rl.training.jsonl_log import JsonlLog
-from tfprune_rl.training.evaluation import evaluate
+from tfprune_rl.training.evaluation import EVAL_SEED_OFFSET, evaluate
 from tfprune_rl.training.timing import PhaseTimer
 
-EVAL_SEED_OFFSET = 10_000
 DATASET_DIR = "dataset"  # where --record_dataset writes, in the run directory
 RECENT_EPISODES = 10
 
