@@ -10,7 +10,7 @@ from tfprune_rl.agents import (
     make_optimizer, num_atoms, per_example_loss,
 )
 from tfprune_rl.networks import QNetwork
-from tfprune_rl.training.loop import as_transition
+from tfprune_rl.training.learner import as_transition
 
 HPARAMS = DqnHyperparams(learning_rate=1e-3, adam_epsilon=1e-8, gamma=0.99, target_update_period=5)
 
@@ -24,8 +24,9 @@ def _agent(specs, sparsity, name="dqn", total_updates=100, frequency=10, network
         ).wrap
     network = network or QNetwork(time_step_spec.observation, action_spec, "mlp", 2, (16, 16),
                                   num_atoms(name), transform)
+    optimizer = make_optimizer(HPARAMS, pruning.masked_kernels(network.stack))
     agent = create_agent(name, time_step_spec, action_spec, network, HPARAMS, lambda: 0.1,
-                         tf.Variable(0, dtype=tf.int64), make_optimizer(HPARAMS))
+                         tf.Variable(0, dtype=tf.int64), optimizer)
     return agent, network
 
 
@@ -59,6 +60,9 @@ def test_unknown_agent_is_rejected(cartpole_specs):
 
 @pytest.mark.parametrize("name", ["dqn", "double_dqn", "c51"])
 def test_pruned_training_counts_updates_and_keeps_pruned_weights_zero(cartpole_specs, name):
+    """As the trainer does it: masks updated after each due update (Adam's moments zeroed
+    where they prune), and no re-masking after optimizer steps: the optimizer must leave
+    pruned weights at exactly zero by itself."""
     agent, network = _agent(cartpole_specs, sparsity=0.9, name=name, total_updates=100)
     wrappers = pruning.pruning_wrappers(network.stack)
     target_wrappers = pruning.pruning_wrappers(agent._target_q_network.stack)  # pylint: disable=protected-access
@@ -67,10 +71,15 @@ def test_pruned_training_counts_updates_and_keeps_pruned_weights_zero(cartpole_s
     @tf.function
     def train_step(batch):
         agent.train(as_transition(batch), weights=batch["weights"])
+
+    @tf.function
+    def update_masks():
         pruning.update_masks(wrappers, agent.train_step_counter)
+        agent._optimizer.zero_pruned_moments()  # pylint: disable=protected-access
 
     for step in range(100):
         train_step(_batch(step))
+        update_masks()
         agent.policy.action(  # acting must not advance the schedule
             tf.nest.map_structure(lambda s: tf.zeros([1] + s.shape, s.dtype), agent.time_step_spec))
     assert [int(w.pruning_step) for w in wrappers] == [100] * len(wrappers)
@@ -81,10 +90,12 @@ def test_pruned_training_counts_updates_and_keeps_pruned_weights_zero(cartpole_s
     assert pruning.total_sparsity(stats) == pytest.approx(0.9, abs=2 / sum(s.size for s in stats))
 
     pruned = [w.layer.kernel.numpy() == 0 for w in wrappers]
+    kept = [w.layer.kernel.numpy() for w in wrappers]
     for step in range(100, 120):
-        train_step(_batch(step))
-    for was_zero, wrapper in zip(pruned, wrappers):
+        train_step(_batch(step))  # no mask update and no re-masking after these
+    for was_zero, before, wrapper in zip(pruned, kept, wrappers):
         assert np.all(wrapper.layer.kernel.numpy()[was_zero] == 0)
+        assert np.any(wrapper.layer.kernel.numpy()[~was_zero] != before[~was_zero])  # trained
 
 
 @pytest.mark.parametrize("name", ["dqn", "c51"])

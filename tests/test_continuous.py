@@ -255,7 +255,7 @@ def test_a_resumed_td3_bc_run_ends_bit_identical_to_a_straight_one(tmp_path):
     import tensorflow as tf
 
     from tfprune_rl.training.continuous_config import ContinuousConfig
-    from tfprune_rl.training.continuous_loop import train_continuous
+    from tfprune_rl.training.continuous import train_continuous
 
     env = gym.make("Pendulum-v1")
     env.action_space.seed(1)
@@ -314,7 +314,7 @@ def test_gradual_magnitude_pruning_reaches_its_sparsity_on_both_networks(tmp_pat
     80% of the updates, every 1,000) prunes each kernel to the target; TD3's actor, which
     trains every other update, too."""
     from tfprune_rl.training.continuous_config import ContinuousConfig
-    from tfprune_rl.training.continuous_loop import train_continuous
+    from tfprune_rl.training.continuous import train_continuous
 
     _random_transitions(size=300).save(str(tmp_path / "data.npz"))
     lines = []

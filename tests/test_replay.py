@@ -55,10 +55,21 @@ def _expected(transitions, n):
     return expected
 
 
-def _fill(replay, transitions, stream=0):
+def _add(replay, *steps):
+    """One env step of every stream: `steps[i]` is stream i's."""
+    fields = ("observation", "id", "reward", "terminated", "truncated", "next_observation")
+    replay.add(*(np.stack([step[field] for step in steps]) for field in fields))
+
+
+def _fill(replay, transitions):
     for step in transitions:
-        replay.add(stream, step["observation"], step["id"], step["reward"], step["terminated"],
-                   step["truncated"], step["next_observation"])
+        _add(replay, step)
+
+
+def _step(t, reward, terminated=False, truncated=False, next_t=None):
+    """A one-stream step with a one-value observation t."""
+    return dict(observation=[t], id=t, reward=reward, terminated=terminated,
+                truncated=truncated, next_observation=[t + 1 if next_t is None else next_t])
 
 
 @pytest.mark.parametrize("stack, n", [(1, 1), (1, 3), (4, 3), (4, 5)])
@@ -103,9 +114,8 @@ def test_parallel_streams_never_mix_episodes():
             step["id"] += 1000 * stream
     replay = ReplayBuffer(300, (2, 2, 4), np.uint8, seed=0, stack_size=4, n_step=3,
                           gamma=GAMMA, num_streams=3)
-    for steps in zip(*per_stream):  # interleaved, as a vector env adds them
-        for stream, step in enumerate(steps):
-            _fill(replay, [step], stream)
+    for steps in zip(*per_stream):  # one row per stream, as a vector env's step adds them
+        _add(replay, *steps)
     expected = {}
     for transitions in per_stream:
         expected.update(_expected(transitions, 3))
@@ -120,10 +130,10 @@ def test_parallel_streams_never_mix_episodes():
 def test_an_episode_cut_by_a_restart_is_not_bootstrapped_across():
     replay = ReplayBuffer(50, (1,), np.float32, seed=0, n_step=2, gamma=GAMMA)
     for t in range(4):  # an episode still running when the process died
-        replay.add(0, [t], t, 1.0, False, False, [t + 1])
+        _add(replay, _step(t, 1.0))
     replay.start_episode(0)
     for t in range(4):
-        replay.add(0, [100 + t], 100 + t, 1.0, False, False, [101 + t])
+        _add(replay, _step(100 + t, 1.0))
     sampled = set(replay.sample(1000)["action"].tolist())
     assert sampled == {0, 1, 100, 101}  # 2 and 3 have no 2-step future in their own episode
 
@@ -180,7 +190,7 @@ def test_a_terminated_transition_needs_no_next_observation():
 def test_prioritized_sampling_follows_priorities():
     replay = ReplayBuffer(64, (1,), np.float32, seed=0, scheme="prioritized")
     for t in range(40):
-        replay.add(0, [t], t, 0.0, False, t == 39, [t + 1])
+        _add(replay, _step(t, 0.0, truncated=t == 39))
     priorities = np.arange(1, 41, dtype=np.float64)
     replay.update_priorities(np.arange(40), priorities)  # slot t holds transition t
     counts = np.zeros(40)

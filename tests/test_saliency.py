@@ -12,7 +12,7 @@ from tfprune_rl.pruning.saliency import (
     FixedMask, global_masks, install_masks, saliency_scores, wrap_fixed,
 )
 from tfprune_rl.training.continuous_config import ContinuousConfig
-from tfprune_rl.training.continuous_loop import prune_at_initialization
+from tfprune_rl.training.continuous import prune_at_initialization
 
 RNG = np.random.default_rng(0)
 W1 = RNG.normal(size=(3, 4))

@@ -3,6 +3,7 @@ import pytest
 import tensorflow as tf
 
 from tfprune_rl.pruning import GradualSchedule, PruningConfig, pruning_wrappers, update_masks
+from tfprune_rl.pruning.wrap import _prune
 
 
 def test_window_is_fractions_of_updates_with_end_on_a_mask_update():
@@ -51,3 +52,30 @@ def test_masks_change_only_at_multiples_of_frequency_inside_the_window():
     begin, end = config.schedule.update_steps(total)
     assert changed_at == list(range(begin + frequency, end + 1, frequency))
     assert int(np.sum(masks.numpy() == 0)) == round(0.9 * masks.numpy().size)
+    assert list(config.mask_update_steps()) == list(range(begin, end + 1, frequency))
+
+
+def test_a_mask_update_keeps_exactly_the_largest_magnitudes_among_kept_weights():
+    """Against a stable sort by hand: among the weights the mask keeps, exactly round(size x
+    (1 - sparsity)) with the largest |w| stay, ties to the lower index, kept zeros counting as
+    magnitude 0 and pruned weights below them; the threshold is the last kept magnitude."""
+    rng = np.random.default_rng(0)
+    for case in range(24):
+        shape = tuple(int(d) for d in rng.integers(1, 30, size=2))
+        weights = np.round(rng.normal(size=shape), 1 if case % 2 else 6).astype(np.float32)
+        weights[rng.random(shape) < 0.2] = 0.0  # zeros among the kept weights, as ReDo leaves
+        mask = (rng.random(shape) < 0.7).astype(np.float32)
+        mask.flat[0] = 1.0
+        sparsity = float(rng.uniform(0.3, 0.99))
+        kernel, mask_variable, threshold = (tf.Variable(weights), tf.Variable(mask),
+                                            tf.Variable(0.0))
+        tf.function(lambda *args: _prune(*args) and None, jit_compile=True)(
+            kernel, mask_variable, threshold, tf.constant(sparsity))
+        keep = max(round(weights.size * (1 - sparsity)), 1)
+        if keep > mask.sum():  # a rising schedule never asks for more than the mask keeps
+            continue
+        score = np.where(mask > 0, np.abs(weights), -1.0).ravel()
+        expected = np.zeros(weights.size, bool)
+        expected[np.argsort(-score, kind="stable")[:keep]] = True
+        np.testing.assert_array_equal(mask_variable.numpy().ravel() > 0, expected)
+        assert threshold.numpy() == np.sort(score)[::-1][keep - 1]

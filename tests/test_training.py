@@ -101,10 +101,15 @@ def test_every_diagnostic_is_in_tensorboard_and_in_the_run_metrics(default_runs)
 
 
 def test_flags_file_reruns_the_same_run(default_runs):
-    runs, _ = default_runs
+    """The first line is the command's own, and TensorFlow's and gym's start-up print nothing."""
+    runs, logs = default_runs
     result = cli.run(f"--flagfile={os.path.join(runs['pruned'], 'flags.txt')}")
     assert result.returncode == 0, result.stderr
-    assert "already complete at 50,000 env steps" in result.stdout
+    assert result.stderr == ""
+    run = "double_dqn on CartPole-v1, mlp x4, 95% sparse (gmp, erk), 50,000 env steps, 1 env"
+    assert result.stdout.splitlines() == [
+        f"{run} | {runs['pruned']} | already complete at 50,000 env steps | CPU"]
+    assert logs["pruned"].splitlines()[0] == f"{run} | {runs['pruned']} | new run | CPU"
 
 
 def _schedule_state(root_dir) -> dict:

@@ -8,10 +8,13 @@ aggregate.json, aggregate.csv and aggregate.md; prints the Markdown tables.
 
 import os
 
-from absl import flags, logging
+from tfprune_rl.console import quiet_startup
 
-from tfprune_rl.analysis import report
-from tfprune_rl.entry_points import fail, run_app
+with quiet_startup():
+    from absl import flags, logging
+
+    from tfprune_rl.analysis import report
+    from tfprune_rl.entry_points import fail, run_app
 
 PROGRAM = "tfprune-aggregate"
 FLAGS = flags.FLAGS

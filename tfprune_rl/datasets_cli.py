@@ -6,17 +6,14 @@ Defaults are D4RL's (1M SAC steps, 1M transitions per dataset); experiments/cont
 CPU budget.
 """
 
-import os
-import warnings
+from tfprune_rl.console import quiet_startup
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-warnings.filterwarnings("ignore", category=SyntaxWarning)  # from TF-Agents' autograph'd code
+with quiet_startup():
+    from absl import flags, logging
 
-from absl import flags, logging  # noqa: E402
-
-from tfprune_rl.entry_points import fail, run_app  # noqa: E402
-from tfprune_rl.envs import CONTINUOUS_ENV_EXAMPLES, game_name  # noqa: E402
-from tfprune_rl.training.d4rl_datasets import GenerationConfig, generate_datasets  # noqa: E402
+    from tfprune_rl.entry_points import fail, run_app
+    from tfprune_rl.envs import CONTINUOUS_ENV_EXAMPLES, game_name
+    from tfprune_rl.training.d4rl_datasets import GenerationConfig, generate_datasets
 
 PROGRAM = "tfprune-datasets"
 DEFAULTS = GenerationConfig(env_id="HalfCheetah-v5", output_dir="datasets/{game}")

@@ -9,23 +9,20 @@ renamed over it only once it is whole and acts like the checkpoint's greedy poli
 """
 
 import os
-import warnings
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-warnings.filterwarnings("ignore", category=SyntaxWarning)  # from TF-Agents' autograph'd code
-warnings.filterwarnings("ignore", message="Encoding a StructuredValue")  # PolicySaver's specs
-warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+from tfprune_rl.console import quiet_startup
 
-from absl import flags, logging  # noqa: E402
+with quiet_startup():
+    from absl import flags, logging
 
-from tfprune_rl.entry_points import fail, load_run_config, run_app  # noqa: E402
-from tfprune_rl.envs import random_observations  # noqa: E402
-from tfprune_rl.export import (  # noqa: E402
-    CHECK_OBSERVATIONS, FORMATS, QUANTIZATIONS, REPORT_FILE, ExportCheckError,
-    check_export_options, export_network,
-)
-from tfprune_rl.training.build import export_metadata, restore_q_network  # noqa: E402
-from tfprune_rl.training.checkpoints import checkpoint_steps  # noqa: E402
+    from tfprune_rl.entry_points import fail, load_run_config, run_app
+    from tfprune_rl.envs import random_observations
+    from tfprune_rl.export import (
+        CHECK_OBSERVATIONS, FORMATS, QUANTIZATIONS, REPORT_FILE, ExportCheckError,
+        check_export_options, export_network,
+    )
+    from tfprune_rl.training.build import export_metadata, restore_q_network
+    from tfprune_rl.training.checkpoints import checkpoint_steps
 
 PROGRAM = "tfprune-export"
 FLAGS = flags.FLAGS

@@ -6,14 +6,14 @@ gzip sizes; --json prints the same as one JSON object.
 """
 
 import json
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfprune_rl.console import quiet_startup
 
-from absl import flags  # noqa: E402
+with quiet_startup():
+    from absl import flags
 
-from tfprune_rl.entry_points import fail, run_app  # noqa: E402
-from tfprune_rl.export import summarize  # noqa: E402
+    from tfprune_rl.entry_points import fail, run_app
+    from tfprune_rl.export import summarize
 
 PROGRAM = "tfprune-inspect"
 FLAGS = flags.FLAGS

@@ -4,9 +4,12 @@ Writes what tfprune-aggregate writes, then iqm_vs_width.png, iqm_vs_sparsity.png
 sweep varies them), sample_efficiency.png and diagnostics_<game>.png.
 """
 
-from tfprune_rl.aggregate_cli import REPORT_FLAGS, build_report
-from tfprune_rl.analysis import draw_all
-from tfprune_rl.entry_points import fail, run_app
+from tfprune_rl.console import quiet_startup
+
+with quiet_startup():
+    from tfprune_rl.aggregate_cli import REPORT_FLAGS, build_report
+    from tfprune_rl.analysis import draw_all
+    from tfprune_rl.entry_points import fail, run_app
 
 PROGRAM = "tfprune-plot"
 

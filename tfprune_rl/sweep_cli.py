@@ -8,19 +8,18 @@ from their checkpoints. Every trial's flags are checked before the first one sta
 import os
 import signal
 import sys
-import warnings
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-warnings.filterwarnings("ignore", category=SyntaxWarning)  # from TF-Agents' autograph'd code
+from tfprune_rl.console import quiet_startup
 
-from absl import flags  # noqa: E402
+with quiet_startup():
+    from absl import flags
 
-from tfprune_rl.entry_points import TRAINERS, Trainer, fail, run_app, run_flag_values  # noqa: E402
-from tfprune_rl.sweeps import (  # noqa: E402
-    BACKENDS, LocalBackend, RayBackend, Trial, expand, is_finished, parse_grid, read_games,
-    run_dir, run_sweep,
-)
-from tfprune_rl.training.run_dir import claim_run_dir  # noqa: E402
+    from tfprune_rl.entry_points import TRAINERS, Trainer, fail, run_app, run_flag_values
+    from tfprune_rl.sweeps import (
+        BACKENDS, LocalBackend, RayBackend, Trial, expand, is_finished, parse_grid, read_games,
+        run_dir, run_sweep,
+    )
+    from tfprune_rl.training.run_dir import claim_run_dir
 
 PROGRAM = "tfprune-sweep"
 FLAGS = flags.FLAGS

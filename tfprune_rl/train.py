@@ -9,22 +9,18 @@ CartPole setting, since the paper's are for Atari (noted in each flag's help; ex
 the paper's Atari and MinAtar presets).
 """
 
-import os
-import warnings
+from tfprune_rl.console import quiet_startup
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-warnings.filterwarnings("ignore", category=SyntaxWarning)  # from TF-Agents' autograph'd code
-warnings.filterwarnings("ignore", message="Encoding a StructuredValue")  # PolicySaver's specs
+with quiet_startup():
+    from absl import flags, logging
 
-from absl import flags, logging  # noqa: E402
-
-from tfprune_rl.entry_points import (  # noqa: E402
-    config_from_flags, define_run_flags, fail, run_app, run_flag_values,
-)
-from tfprune_rl.envs import make_gym_env  # noqa: E402
-from tfprune_rl.offline import DatasetError, dataset_chunks, dataset_spec  # noqa: E402
-from tfprune_rl.training import train  # noqa: E402
-from tfprune_rl.training.run_dir import claim_run_dir  # noqa: E402
+    from tfprune_rl.entry_points import (
+        config_from_flags, define_run_flags, fail, run_app, run_flag_values,
+    )
+    from tfprune_rl.envs import make_gym_env
+    from tfprune_rl.offline import DatasetError, dataset_chunks, dataset_spec
+    from tfprune_rl.training import train
+    from tfprune_rl.training.run_dir import claim_run_dir
 
 PROGRAM = "tfprune-train"
 FLAGS = flags.FLAGS

@@ -5,22 +5,18 @@ The dataset is a D4RL-layout file (ours from tfprune-datasets, a D4RL .hdf5, or 
 directory). Defaults are TD3+BC's settings with the single-shot paper's 95% SNIP mask.
 """
 
-import os
-import warnings
+from tfprune_rl.console import quiet_startup
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-warnings.filterwarnings("ignore", category=SyntaxWarning)  # from TF-Agents' autograph'd code
-warnings.filterwarnings("ignore", message="Encoding a StructuredValue")  # PolicySaver's specs
+with quiet_startup():
+    from absl import flags, logging
 
-from absl import flags, logging  # noqa: E402
-
-from tfprune_rl.entry_points import (  # noqa: E402
-    continuous_config_from_flags, define_continuous_flags, fail, run_app, run_flag_values,
-)
-from tfprune_rl.envs import continuous_specs, make_continuous_env  # noqa: E402
-from tfprune_rl.offline.transitions import load_transitions  # noqa: E402
-from tfprune_rl.training.continuous_loop import check_dataset, train_continuous  # noqa: E402
-from tfprune_rl.training.run_dir import claim_run_dir  # noqa: E402
+    from tfprune_rl.entry_points import (
+        continuous_config_from_flags, define_continuous_flags, fail, run_app, run_flag_values,
+    )
+    from tfprune_rl.envs import continuous_specs, make_continuous_env
+    from tfprune_rl.offline.transitions import load_transitions
+    from tfprune_rl.training.continuous import check_dataset, train_continuous
+    from tfprune_rl.training.run_dir import claim_run_dir
 
 PROGRAM = "tfprune-train-continuous"
 FLAGS = flags.FLAGS

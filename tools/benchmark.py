@@ -1,19 +1,27 @@
-"""Throughput of the training loop and export sizes, dense vs 95% pruned; replay memory.
+"""Training throughput (ours against the stock TF-Agents pipeline, dense against 95% pruned), the
+cost of a mask update, export sizes, and replay memory.
 
-    python tools/benchmark.py [--output=benchmark.json] [--only=minatar,nature1,nature3,export]
+    python tools/benchmark.py [--output=benchmark.json] [--only=minatar,minatar3,nature1,masks,export]
 
-Each setting trains dense and 95% pruned in fresh processes with the same seed and flags,
-alternating (dense, pruned, dense, pruned, ...) for --repeats rounds; each variant keeps its
-fastest round, so a burst of load from other processes on this shared machine counts
-against neither. Rates come from the loop's last progress interval (past XLA compilation and
-warm-up): env steps/s of the whole loop and gradient updates/s. The loop times its phases (acting, env
-stepping, replay, train step, other) with perf_counter between progress lines; the report
-gives each phase's share of that interval. Ratios are pruned/dense, measured in one run of
-this script, so machine load affects both sides alike.
+Every pipeline runs in a fresh process of its own, with the same seed and flags. A setting's
+variants alternate (stock, ours dense, ours pruned, ... then again) for --repeats rounds and
+each keeps its fastest round, so a burst of load from other processes on this shared machine
+counts against none of them. Rates come from the last progress interval (env steps 30,000 to
+40,000, past XLA compilation and warm-up), and ratios are between variants of one run of
+this script.
 
-`export` exports a Nature CNN of width 3 on Pong's observations dense and 95% pruned (ERK,
-masks from the initial weights' magnitudes at the end of the schedule) with
-`tfprune_rl.export.export_network`, and compares the SavedModel and TFLite sizes, raw and gzipped.
+- `minatar`, `minatar3`: MinAtar Breakout, `experiments/minatar/dqn.flags` (batch 32, an
+  update every 4 env steps), width 1 or 3. The stock pipeline is `tools/stock_tf_agents.py`:
+  TF-Agents' driver, replay buffer, dataset and `common.function(agent.train)` with the same
+  network and hyperparameters. Ours runs with 1, 8 and 16 envs, dense and 95% pruned at the
+  paper's mask frequency (every 1,000 updates).
+- `nature1`: Pong, Nature CNN width 1, 8 envs (ale-py's C++ vector env), dense and pruned; the
+  share of the loop's time spent in the learner (the XLA call making the updates and acting).
+- `masks`: one mask update (the XLA-compiled `update_masks` at a due step) of a 95% ERK
+  network, timed on its own: MinAtar width 1, Nature widths 1 and 3 (a 14M-weight kernel).
+- `export`: a Nature CNN of width 3 on Pong's observations exported dense and 95% pruned
+  (ERK, masks from the initial weights) with `tfprune_rl.export.export_network`; SavedModel
+  and TFLite sizes, raw and gzipped.
 """
 
 import argparse
@@ -22,59 +30,129 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-from tfprune_rl import pruning  # noqa: E402  (selects Keras 2 before TensorFlow loads)
-from tfprune_rl.envs import env_specs, make_gym_env, random_observations  # noqa: E402
-from tfprune_rl.export import export_network  # noqa: E402
-from tfprune_rl.replay import ReplayBuffer  # noqa: E402
-from tfprune_rl.training import TrainConfig  # noqa: E402
-from tfprune_rl.training.build import build_q_network  # noqa: E402
-from tf_agents.trajectories import time_step as ts  # noqa: E402
+from tfprune_rl.console import quiet_startup  # noqa: E402
 
-# The paper's DQN settings (batch 32, an update every 4 steps), shortened to a steady interval.
-COMMON = ["--agent=dqn", "--batch_size=32", "--update_period=4", "--pruning_frequency=50",
-          "--eval_episodes=1", "--checkpoint_interval=1000000", "--replay_capacity=20000"]
-SETTINGS = {
-    "minatar": ["--env=MinAtar/Breakout-v1", "--encoder=minatar", "--width=1",
-                "--learning_starts=2000", "--num_env_steps=10000", "--log_interval=4000",
-                "--eval_interval=10000"],
-    "nature1": ["--env=ALE/Pong-v5", "--encoder=nature", "--width=1",
-                "--learning_starts=1000", "--num_env_steps=5000", "--log_interval=2000",
-                "--eval_interval=5000"],
-    "nature3": ["--env=ALE/Pong-v5", "--encoder=nature", "--width=3",
-                "--learning_starts=1000", "--num_env_steps=3000", "--log_interval=1000",
-                "--eval_interval=3000"],
+with quiet_startup():
+    import tensorflow as tf
+    from tf_agents.trajectories import time_step as ts
+
+    from tfprune_rl import pruning
+    from tfprune_rl.envs import env_specs, make_gym_env, random_observations
+    from tfprune_rl.export import export_network
+    from tfprune_rl.replay import ReplayBuffer
+    from tfprune_rl.training import TrainConfig
+    from tfprune_rl.training.build import build_q_network
+
+MINATAR = ["--flagfile=experiments/minatar/dqn.flags", "--env=MinAtar/Breakout-v1",
+           "--num_env_steps=40000", "--learning_starts=5000", "--log_interval=10000",
+           "--eval_interval=40000", "--checkpoint_interval=40000", "--eval_episodes=1"]
+NATURE = ["--flagfile=experiments/atari/dqn.flags", "--env=ALE/Pong-v5", "--encoder=nature",
+          "--width=1", "--num_envs=8", "--num_env_steps=9000", "--learning_starts=1000",
+          "--log_interval=3000", "--eval_interval=9000", "--checkpoint_interval=9000",
+          "--eval_episodes=1", "--replay_capacity=20000", "--epsilon_decay_steps=10000"]
+
+
+def _ours(flags: list[str]) -> list[str]:
+    return ["-m", "tfprune_rl.train", *flags]
+
+
+def _minatar_variants(width: int, env_counts: tuple[int, ...]) -> dict[str, list[str]]:
+    variants = {"stock": ["tools/stock_tf_agents.py", "--env=MinAtar/Breakout-v1",
+                          f"--width={width}", "--num_env_steps=40000",
+                          "--learning_starts=5000", "--log_interval=10000"]}
+    for envs in env_counts:
+        for name, sparsity in (("dense", 0), ("pruned", 0.95)):
+            variants[f"ours {envs} env {name}"] = _ours(
+                [*MINATAR, f"--width={width}", f"--num_envs={envs}", f"--sparsity={sparsity}"])
+    return variants
+
+
+THROUGHPUT = {
+    "minatar": lambda: _minatar_variants(1, (1, 8, 16)),
+    "minatar3": lambda: _minatar_variants(3, (1, 16)),
+    "nature1": lambda: {f"ours 8 env {name}": _ours([*NATURE, f"--sparsity={sparsity}"])
+                        for name, sparsity in (("dense", 0), ("pruned", 0.95))},
 }
 
 
-def _train(root_dir: str, flags: list[str]) -> dict:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run(
-        [sys.executable, "-m", "tfprune_rl.train", f"--root_dir={root_dir}", *flags],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-    )
+def _run(args: list[str], root_dir: str) -> dict:
+    """One pipeline in a fresh process; its last progress interval's figures."""
+    if args[0] == "-m":
+        args = [*args, f"--root_dir={root_dir}"]
+    result = subprocess.run([sys.executable, *args], cwd=REPO_ROOT, capture_output=True,
+                            text=True)
     if result.returncode != 0:
-        sys.exit(f"benchmark: training failed for {flags}:\n{result.stderr[-2000:]}")
+        sys.exit(f"benchmark: {' '.join(args)} failed:\n{result.stderr[-2000:]}")
+    if args[0] != "-m":
+        return json.loads(result.stdout.strip().splitlines()[-1])
     with open(os.path.join(root_dir, "metrics.json")) as f:
-        return json.load(f)["last_log_interval"]
-
-
-def _summary(interval: dict) -> dict:
+        interval = json.load(f)["last_log_interval"]
     seconds = interval["phase_seconds"]
-    total = sum(seconds.values())
-    shares = {phase: value / total for phase, value in seconds.items()}
-    return {
-        "env_steps_per_second": interval["env_steps_per_second"],
-        "updates_per_second": interval["updates_per_second"],
-        "phase_share": shares,
-        "env_plus_train_share": shares.get("env", 0.0) + shares.get("train", 0.0),
-        "env_act_train_share": sum(shares.get(p, 0.0) for p in ("env", "act", "train")),
-    }
+    return {"env_steps_per_second": interval["env_steps_per_second"],
+            "updates_per_second": interval["updates_per_second"],
+            "phase_share": {phase: value / sum(seconds.values())
+                            for phase, value in seconds.items()}}
+
+
+def _throughput(name: str, repeats: int, tmp: str) -> dict:
+    variants = THROUGHPUT[name]()
+    best = {}
+    for round_ in range(repeats):
+        for variant, args in variants.items():
+            row = _run(args, os.path.join(tmp, f"{name}-{variant.replace(' ', '-')}-{round_}"))
+            print(f"{name:8s} {variant:22s} {row['env_steps_per_second']:8.1f} env steps/s "
+                  f"{row['updates_per_second']:7.1f} updates/s", flush=True)
+            if (variant not in best
+                    or row["env_steps_per_second"] > best[variant]["env_steps_per_second"]):
+                best[variant] = row
+    report = {"variants": best, "ratios": {}}
+    for variant, row in best.items():
+        if variant.endswith("pruned"):
+            dense = best[variant.replace("pruned", "dense")]
+            report["ratios"][f"{variant}: pruned/dense time"] = (
+                dense["env_steps_per_second"] / row["env_steps_per_second"])
+        if "stock" in best and variant != "stock":
+            report["ratios"][f"{variant}: x stock"] = (
+                row["env_steps_per_second"] / best["stock"]["env_steps_per_second"])
+    for ratio, value in report["ratios"].items():
+        print(f"{name:8s} {ratio}: {value:.3f}", flush=True)
+    return report
+
+
+def _mask_update_ms(repeats: int = 5) -> dict:
+    """One mask update of a 95% ERK network at a due step, best of `repeats` (after one to
+    compile)."""
+    figures = {}
+    for name, env_id, encoder, width in (("minatar width 1", "MinAtar/Breakout-v1", "minatar", 1),
+                                         ("nature width 1", "ALE/Pong-v5", "nature", 1),
+                                         ("nature width 3", "ALE/Pong-v5", "nature", 3)):
+        env = make_gym_env(env_id)
+        observation_spec, action_spec = env_specs(env)
+        env.close()
+        config = TrainConfig(root_dir="unused", env_id=env_id, agent="dqn", encoder=encoder,
+                             width=width, sparsity=0.95, num_env_steps=100, learning_starts=0,
+                             schedule=pruning.GradualSchedule(frequency=1))
+        wrappers = pruning.pruning_wrappers(
+            build_q_network(config, observation_spec, action_spec).stack)
+        update = tf.function(lambda step: pruning.update_masks(wrappers, step), jit_compile=True)
+        update(tf.constant(20, tf.int64))
+        times = []
+        for step in range(21, 21 + repeats):  # every step is due at frequency 1
+            start = time.perf_counter()
+            update(tf.constant(step, tf.int64))
+            float(wrappers[-1].pruning_vars[0][2].numpy())  # waits for the update
+            times.append(time.perf_counter() - start)
+        weights = sum(w.pruning_vars[0][0].shape.num_elements() for w in wrappers)
+        figures[name] = {"ms": 1000 * min(times), "pruned_weights": weights}
+        print(f"masks    {name}: {1000 * min(times):.1f} ms for {weights:,} weights", flush=True)
+    return figures
 
 
 def _replay_bytes() -> dict:
@@ -121,47 +199,61 @@ def _export_sizes(tmp: str) -> dict:
     return sizes
 
 
+def _table(report: dict) -> str:
+    """The throughput settings as the README's Markdown table."""
+    lines = ["| setting | pipeline | envs | dense env steps/s | pruned env steps/s | "
+             "pruned / dense time | dense x stock | learner share (pruned) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, result in report["settings"].items():
+        best = result["variants"]
+        stock = best.get("stock")
+        if stock:
+            lines.append(f"| {name} | stock TF-Agents | 1 | {stock['env_steps_per_second']:,.0f}"
+                         " | | | 1.00 | |")
+        for variant, row in best.items():
+            if not variant.endswith("dense"):
+                continue
+            pruned = best[variant.replace("dense", "pruned")]
+            envs = variant.split()[1]
+            versus = (f"{row['env_steps_per_second'] / stock['env_steps_per_second']:.2f}"
+                      if stock else "")
+            lines.append(
+                f"| {name} | ours | {envs} | {row['env_steps_per_second']:,.0f} | "
+                f"{pruned['env_steps_per_second']:,.0f} | "
+                f"{row['env_steps_per_second'] / pruned['env_steps_per_second']:.3f} | "
+                f"{versus} | {pruned['phase_share'].get('learner', 0.0):.0%} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
+    choices = [*THROUGHPUT, "masks", "export"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="benchmark.json")
-    parser.add_argument("--only", default=",".join([*SETTINGS, "export"]),
-                        help=f"comma-separated subset of {', '.join(SETTINGS)}, export")
-    parser.add_argument("--repeats", type=int, default=2, help="rounds of dense + pruned")
+    parser.add_argument("--only", default=",".join(choices),
+                        help=f"comma-separated subset of {', '.join(choices)}")
+    parser.add_argument("--repeats", type=int, default=2, help="rounds of every variant")
     args = parser.parse_args()
     names = args.only.split(",")
-    unknown = sorted(set(names) - {*SETTINGS, "export"})
+    unknown = sorted(set(names) - set(choices))
     if unknown:
         sys.exit(f"benchmark: error: unknown setting(s) {unknown}; choose from "
-                 f"{', '.join([*SETTINGS, 'export'])}")
+                 f"{', '.join(choices)}")
     if args.repeats < 1:
         sys.exit(f"benchmark: error: --repeats={args.repeats} must be >= 1")
 
     report = {"settings": {}, "replay_bytes_per_transition_1M_atari": _replay_bytes()}
     with tempfile.TemporaryDirectory() as tmp:
+        if "masks" in names:
+            report["mask_update"] = _mask_update_ms()
         if "export" in names:
             report["export_nature_width3"] = _export_sizes(tmp)
-        for name in (name for name in names if name in SETTINGS):
-            rows = {}
-            for round_ in range(args.repeats):
-                for variant, sparsity in (("dense", "0"), ("pruned", "0.95")):
-                    flags = COMMON + SETTINGS[name] + [f"--sparsity={sparsity}"]
-                    root_dir = os.path.join(tmp, f"{name}-{variant}-{round_}")
-                    row = _summary(_train(root_dir, flags))
-                    print(f"{name:8s} {variant:6s} {row['env_steps_per_second']:8.1f} env steps/s "
-                          f"{row['updates_per_second']:7.1f} updates/s  env+train "
-                          f"{row['env_plus_train_share']:.0%}  env+act+train "
-                          f"{row['env_act_train_share']:.0%}", flush=True)
-                    best = rows.get(variant)
-                    if best is None or row["env_steps_per_second"] > best["env_steps_per_second"]:
-                        rows[variant] = row
-            rows["pruned_over_dense_time"] = (
-                rows["dense"]["env_steps_per_second"] / rows["pruned"]["env_steps_per_second"]
-            )
-            print(f"{name:8s} pruned/dense loop time: {rows['pruned_over_dense_time']:.3f}")
-            report["settings"][name] = rows
+        for name in (name for name in names if name in THROUGHPUT):
+            report["settings"][name] = _throughput(name, args.repeats, tmp)
     for scheme, size in report["replay_bytes_per_transition_1M_atari"].items():
         print(f"replay, 1M Atari transitions, {scheme}: {size:,.0f} bytes/transition "
               f"({size * 1e6 / 1e9:.2f} GB)")
+    if report["settings"]:
+        print(_table(report))
     tmp_path = f"{args.output}.tmp-{os.getpid()}"
     with open(tmp_path, "w") as f:
         json.dump(report, f, indent=2)

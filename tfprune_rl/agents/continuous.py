@@ -2,7 +2,11 @@
 
 TF-Agents has SAC, TD3 and CQL-SAC agents, but no TD3+BC, and their train steps call each
 network several times per update; these losses are written out instead (each a few lines, as in
-the papers) so that masks change only where `train` re-masks, once per update.
+the papers).
+
+Masks change only between updates: each network's optimizer (`pruning.MaskedAdam`) never moves
+its pruned weights, and the trainer calls `update_masks` after the updates at which a gradual
+schedule is due, for every network at once.
 
 Defaults are the papers': TD3+BC (Fujimoto & Gu 2021: Adam 3e-4, discount 0.99, tau 0.005,
 policy noise 0.2 clipped at 0.5, actor every 2 updates, alpha 2.5), SAC (Haarnoja et al. 2018:
@@ -20,7 +24,7 @@ import math
 import tensorflow as tf
 
 from tfprune_rl.networks.actor_critic import ActorNetwork, CriticNetwork
-from tfprune_rl.pruning import pruning_wrappers, update_masks
+from tfprune_rl.pruning import MaskedAdam, masked_kernels, pruning_wrappers, update_masks
 
 CONTINUOUS_AGENTS = ("bc", "td3_bc", "sac", "cql_sac")
 
@@ -56,8 +60,9 @@ class _Agent(tf.Module):
         super().__init__()
         self.hyperparams = hyperparams
         self.networks = networks
-        self.optimizers = {name: tf.keras.optimizers.Adam(hyperparams.learning_rate)
-                           for name in networks}
+        self.optimizers = {name: MaskedAdam(hyperparams.learning_rate,
+                                            masked_kernels=masked_kernels(net.stack))
+                           for name, net in networks.items()}
         for name, net in networks.items():
             self.optimizers[name].build(net.trainable_variables)
         self.targets = {name: net.copy(layer_transform=None, name=f"Target{net.name}")
@@ -79,12 +84,16 @@ class _Agent(tf.Module):
             soft_update(self.networks[name].compute_variables(), target.compute_variables(), 1.0)
 
     def _step(self, name: str, tape: tf.GradientTape, loss: tf.Tensor) -> None:
-        """One Adam step on network `name`, then its masks move to the current update (and its
-        kernels are re-masked before any other loss reads them)."""
+        """One Adam step on network `name` (its pruned weights stay zero)."""
         net = self.networks[name]
         gradients = tape.gradient(loss, net.trainable_variables)
         self.optimizers[name].apply_gradients(zip(gradients, net.trainable_variables))
-        update_masks(self.wrappers(name), self.updates)
+
+    def update_masks(self, step) -> None:
+        """Every network's masks at schedule step `step` (see `pruning.update_masks`)."""
+        for name, optimizer in self.optimizers.items():
+            update_masks(self.wrappers(name), step)
+            optimizer.zero_pruned_moments()
 
     def saliency_losses(self) -> dict:
         raise NotImplementedError
@@ -140,8 +149,6 @@ class _TwinCriticAgent(_Agent):
             for name, target in self.targets.items():
                 soft_update(self.networks[name].compute_variables(), target.compute_variables(),
                             self.hyperparams.tau)
-        else:  # a mask update due now must happen although TD3's actor skips this update
-            update_masks(self.wrappers("actor"), self.updates)
         return losses
 
     def saliency_losses(self) -> dict:

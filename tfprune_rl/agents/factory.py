@@ -16,6 +16,7 @@ from tf_agents.utils import common
 
 from tfprune_rl.agents.categorical import CategoricalLossInfo, WeightedCategoricalDqnAgent
 from tfprune_rl.agents.cql import CqlDqnAgent
+from tfprune_rl.pruning import MaskedAdam
 
 AGENTS = ("dqn", "double_dqn", "c51", "cql", "cql_c51")
 CATEGORICAL_AGENTS = ("c51", "cql_c51")
@@ -46,11 +47,13 @@ class DqnHyperparams:
             raise ValueError(f"cql_alpha={self.cql_alpha} must be >= 0")
 
 
-def make_optimizer(hparams: DqnHyperparams) -> tf.keras.optimizers.Optimizer:
-    """Adam; with `weight_decay` > 0, decoupled weight decay as in AdamW (Loshchilov & Hutter
-    2019, optax.adamw): after each step every kernel and bias w becomes w - lr * decay * w."""
-    return tf.keras.optimizers.Adam(hparams.learning_rate, epsilon=hparams.adam_epsilon,
-                                    weight_decay=hparams.weight_decay or None)
+def make_optimizer(hparams: DqnHyperparams, masked_kernels=()) -> MaskedAdam:
+    """Adam that never moves the pruned entries of `masked_kernels` ((kernel, mask) pairs,
+    `pruning.masked_kernels`); with `weight_decay` > 0, decoupled weight decay as in AdamW
+    (Loshchilov & Hutter 2019, optax.adamw): after each step every kernel and bias w becomes
+    w - lr * decay * w."""
+    return MaskedAdam(hparams.learning_rate, epsilon=hparams.adam_epsilon,
+                      weight_decay=hparams.weight_decay or None, masked_kernels=masked_kernels)
 
 
 def create_agent(

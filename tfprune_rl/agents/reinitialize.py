@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from tfprune_rl.diagnostics import dormant_neurons
 from tfprune_rl.networks import QNetwork
-from tfprune_rl.pruning import kernel_mask, strip
+from tfprune_rl.pruning import MaskedAdam, kernel_mask, strip
 
 
 def recycle_dormant(q_network: QNetwork, optimizer, observations: np.ndarray, tau: float,
@@ -84,15 +84,8 @@ def _outgoing(next_kernel_shape, units: int, neurons: np.ndarray) -> np.ndarray:
 
 
 def _reinitialize(variable: tf.Variable, where: np.ndarray, values: np.ndarray,
-                  optimizer) -> None:
+                  optimizer: MaskedAdam) -> None:
     """Sets `variable` to `values` where `where` is true and zeroes Adam's moments there."""
     variable.assign(np.where(where, values, variable.numpy()))
-    for moment in _adam_moments(optimizer, variable):
+    for moment in optimizer.moments(variable):
         moment.assign(np.where(where, 0.0, moment.numpy()))
-
-
-def _adam_moments(optimizer, variable: tf.Variable) -> tuple[tf.Variable, tf.Variable]:
-    """Adam's first and second moments of `variable`. Keras 2's optimizer has no public
-    accessor for them; these are the lists its own update step indexes the same way."""
-    index = optimizer._index_dict[optimizer._var_key(variable)]
-    return optimizer._momentums[index], optimizer._velocities[index]

@@ -2,9 +2,11 @@
 
 `ALE/<Game>-v5` gets the paper's Atari preprocessing, `MinAtar/<Game>-v1` MinAtar's own
 protocol, and any other registered gymnasium id is used as it is. Collection always goes
-through a gymnasium vector env (one env runs in-process, several in subprocesses) that resets
-finished episodes in the same step and hands back their final observation, so truncated
-episodes can bootstrap from it.
+through a vector env that resets finished episodes in the same step and hands back their final
+observation, so truncated episodes can bootstrap from it: ale-py's C++ vector env for Atari,
+gymnasium's in-process `SyncVectorEnv` for the rest. MinAtar and classic-control steps are so
+cheap that subprocesses only add their pipes: 16 MinAtar Breakout envs step in 0.11 ms in
+process against 0.93 ms in subprocesses (measured on this 2-core machine).
 """
 
 import gymnasium as gym
@@ -12,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from tf_agents.specs import tensor_spec
 
-from tfprune_rl.envs.atari import STACK_SIZE, make_atari
+from tfprune_rl.envs.atari import STACK_SIZE, AtariVectorEnv, make_atari
 from tfprune_rl.envs.minatar import make_minatar
 
 ENV_EXAMPLES = "ALE/<Game>-v5, MinAtar/<Game>-v1, or a gymnasium id such as CartPole-v1"
@@ -56,9 +58,11 @@ def frame_stack_size(env_id: str) -> int:
 def make_vector_env(env_id: str, num_envs: int, sticky_actions: bool = True) -> gym.vector.VectorEnv:
     if num_envs < 1:
         raise ValueError(f"num_envs={num_envs} must be >= 1")
-    env_fns = [lambda: make_gym_env(env_id, sticky_actions)] * num_envs
-    vector_class = gym.vector.SyncVectorEnv if num_envs == 1 else gym.vector.AsyncVectorEnv
-    return vector_class(env_fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    if env_id.startswith("ALE/"):
+        make_gym_env(env_id, sticky_actions).close()  # the same checks as a single env
+        return AtariVectorEnv(env_id, num_envs, sticky_actions)
+    return gym.vector.SyncVectorEnv([lambda: make_gym_env(env_id, sticky_actions)] * num_envs,
+                                    autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
 
 
 def env_specs(env: gym.Env) -> tuple[tensor_spec.BoundedTensorSpec, tensor_spec.BoundedTensorSpec]:

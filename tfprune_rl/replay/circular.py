@@ -97,35 +97,39 @@ class ReplayBuffer:
         tree_bytes = self._tree.nodes.nbytes if self._tree else 0
         return sum(array.nbytes for array in self._data.values()) + tree_bytes
 
-    def add(self, stream: int, observation, action, reward, terminated: bool, truncated: bool,
-            next_observation) -> None:
-        """One env step of `stream` with its raw reward; `next_observation` is the final one when
-        the episode ended."""
-        episode_end = bool(terminated or truncated)
-        self._write(stream, observation, action, reward, terminated, episode_end, final=False)
-        if episode_end:
-            self._write(stream, next_observation, 0, 0.0, False, False, final=True)
-            self._episode_step[stream] = 0
+    def add(self, observations, actions, rewards, terminated, truncated,
+            next_observations) -> None:
+        """One env step of every stream, one row each, with raw rewards; a stream whose episode
+        ended gives its final observation in `next_observations`."""
+        streams = np.arange(self.num_streams)
+        terminated = np.asarray(terminated, bool)
+        ended = terminated | np.asarray(truncated, bool)
+        self._write(streams, observations, actions, rewards, terminated, ended, final=False)
+        if ended.any():
+            finished = streams[ended]
+            self._write(finished, np.asarray(next_observations)[ended], 0, 0.0, False, False,
+                        final=True)
+            self._episode_step[finished] = 0
 
     def start_episode(self, stream: int) -> None:
         """Marks that `stream`'s env was reset outside `add` (as on resume): the cut episode's
         last steps, which have no next frame, are never sampled."""
         self._episode_step[stream] = 0
 
-    def _write(self, stream, observation, action, reward, terminated, episode_end, final):
-        slot = stream * self.stream_capacity + self._added[stream] % self.stream_capacity
-        frame = np.asarray(observation)
-        self._data["frame"][slot] = frame[..., -1] if self.stack_size > 1 else frame
-        self._data["action"][slot] = action
-        self._data["reward"][slot] = reward
-        self._data["terminated"][slot] = terminated
-        self._data["episode_end"][slot] = episode_end
-        self._data["final"][slot] = final
-        self._data["episode_step"][slot] = self._episode_step[stream]
+    def _write(self, streams, observations, actions, rewards, terminated, episode_end, final):
+        slots = streams * self.stream_capacity + self._added[streams] % self.stream_capacity
+        frames = np.asarray(observations)
+        self._data["frame"][slots] = frames[..., -1] if self.stack_size > 1 else frames
+        self._data["action"][slots] = actions
+        self._data["reward"][slots] = rewards
+        self._data["terminated"][slots] = terminated
+        self._data["episode_end"][slots] = episode_end
+        self._data["final"][slots] = final
+        self._data["episode_step"][slots] = self._episode_step[streams]
         if self._tree:
-            self._tree.set(slot, 0.0 if final else self._tree.max_priority)
-        self._added[stream] += 1
-        self._episode_step[stream] += 1
+            self._tree.set(slots, 0.0 if final else self._tree.max_priority)
+        self._added[streams] += 1
+        self._episode_step[streams] += 1
 
     def sample(self, batch_size: int, rng: np.random.Generator | None = None
                ) -> dict[str, np.ndarray]:
@@ -137,12 +141,14 @@ class ReplayBuffer:
         """
         rng = self._rng if rng is None else rng
         slots = self._draw(batch_size, rng)
+        walk = self._n_step_walk(slots)
         for _ in range(MAX_RESAMPLE_ROUNDS):
-            walk = self._n_step_walk(slots)
-            invalid = ~walk["valid"]
-            if not invalid.any():
+            invalid = np.flatnonzero(~walk["valid"])
+            if not invalid.size:
                 break
-            slots[invalid] = self._draw(int(invalid.sum()), rng)
+            slots[invalid] = self._draw(invalid.size, rng)
+            for name, values in self._n_step_walk(slots[invalid]).items():  # the new ones only
+                walk[name][invalid] = values
         else:
             raise ValueError(
                 f"replay holds no complete {self.n_step}-step transition yet ({len(self)} steps)"
@@ -216,10 +222,10 @@ class ReplayBuffer:
         if self._tree:
             return self._tree.stratified_sample(count, rng)
         filled = np.minimum(self._added, self.stream_capacity)
-        position = rng.integers(0, filled.sum(), size=count)
-        stream = np.searchsorted(np.cumsum(filled), position, side="right")
-        offset = position - (np.cumsum(filled) - filled)[stream]
-        return stream * self.stream_capacity + offset
+        ends = np.cumsum(filled)
+        position = rng.integers(0, ends[-1], size=count)
+        stream = np.searchsorted(ends, position, side="right")
+        return stream * self.stream_capacity + position - (ends - filled)[stream]
 
     def _slot(self, stream, logical):
         return stream * self.stream_capacity + logical % self.stream_capacity

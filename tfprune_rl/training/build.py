@@ -15,13 +15,14 @@ from tfprune_rl.training.checkpoints import checkpoint_path
 from tfprune_rl.training.config import TrainConfig
 
 
+def pruning_config(config: TrainConfig) -> pruning.PruningConfig:
+    return pruning.PruningConfig(config.sparsity, config.total_updates, config.distribution,
+                                 config.schedule)
+
+
 def build_q_network(config: TrainConfig, observation_spec, action_spec) -> QNetwork:
     """The online network, its kernels wrapped for pruning when `config.sparsity` > 0."""
-    layer_transform = None
-    if config.sparsity > 0:
-        layer_transform = pruning.PruningConfig(
-            config.sparsity, config.total_updates, config.distribution, config.schedule
-        ).wrap
+    layer_transform = pruning_config(config).wrap if config.sparsity > 0 else None
     return QNetwork(
         observation_spec, action_spec, config.encoder, config.width, config.hidden_units,
         num_atoms(config.agent), layer_transform, config.l2_normalize,
@@ -37,7 +38,8 @@ def collect_epsilon(config: TrainConfig, env_steps: tf.Variable) -> Callable[[],
 
 def build_agent(config: TrainConfig, time_step_spec, action_spec, q_network: QNetwork,
                 epsilon: Callable[[], tf.Tensor], optimizer: tf.keras.optimizers.Optimizer):
-    """`optimizer` comes from `make_optimizer(config.hparams)`: ReDo and reset need it too."""
+    """`optimizer` comes from `make_optimizer` with the network's masked kernels: ReDo and
+    reset need it too."""
     return create_agent(
         config.agent, time_step_spec, action_spec, q_network, config.hparams, epsilon,
         train_step_counter=tf.Variable(0, dtype=tf.int64, name="train_steps"),
@@ -56,8 +58,9 @@ def restore_q_network(config: TrainConfig, env_step: int):
     time_step_spec = ts.time_step_spec(observation_spec)
     q_network = build_q_network(config, observation_spec, action_spec)
     env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
+    optimizer = make_optimizer(config.hparams, pruning.masked_kernels(q_network.stack))
     agent = build_agent(config, time_step_spec, action_spec, q_network,
-                        collect_epsilon(config, env_steps), make_optimizer(config.hparams))
+                        collect_epsilon(config, env_steps), optimizer)
     path = checkpoint_path(os.path.join(config.root_dir, "checkpoints"), env_step)
     status = tf.train.Checkpoint(agent=agent, env_steps=env_steps).read(path)
     status.assert_existing_objects_matched().expect_partial()

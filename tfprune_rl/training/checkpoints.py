@@ -37,16 +37,19 @@ class RunCheckpoints:
             if path not in kept:
                 os.remove(path)
 
-    def restore(self) -> int:
-        """Restores the latest checkpoint; returns its step, or 0 if there is none."""
+    def latest_step(self) -> int:
+        """The step of the latest checkpoint, or 0 if there is none."""
         latest = self._manager.latest_checkpoint
-        if latest is None:
-            return 0
-        self._checkpoint.restore(latest).assert_existing_objects_matched()
-        step = _step_of(latest)
+        return 0 if latest is None else _step_of(latest)
+
+    def restore(self, step: int) -> None:
+        """Restores the checkpoint at `step` (nothing at 0: a new run starts as built)."""
+        if not step:
+            return
+        self._checkpoint.restore(checkpoint_path(self._directory, step)
+                                 ).assert_existing_objects_matched()
         if self._replay is not None:
             self._replay.load(self._replay_path(step))
-        return step
 
 
 def checkpoint_steps(directory: str) -> list[int]:

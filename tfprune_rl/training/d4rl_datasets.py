@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfprune_rl.agents.continuous import ContinuousHyperparams, SacAgent
+from tfprune_rl.console import device_name
 from tfprune_rl.envs import continuous_specs, make_continuous_env
 from tfprune_rl.files import atomic_open
 from tfprune_rl.networks.actor_critic import ActorNetwork, CriticNetwork
@@ -104,6 +105,9 @@ def generate_datasets(config: GenerationConfig, log: Callable[[str], None] = pri
     env = make_continuous_env(config.env_id)
     observation_spec, action_spec = continuous_specs(env)
     observation_size, action_size = observation_spec.shape[0], action_spec.shape[0]
+    log(f"SAC on {config.env_id}, mlp {'-'.join(map(str, config.hidden_units))}, "
+        f"{config.train_steps:,} env steps, {len(KINDS)} datasets of {config.dataset_size:,} "
+        f"transitions | {config.output_dir} | new datasets | {device_name()}")
     env.action_space.seed(config.seed)
     actor = ActorNetwork(observation_spec, action_spec, config.hidden_units, gaussian=True,
                          seed=config.seed)

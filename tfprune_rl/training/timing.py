@@ -1,4 +1,4 @@
-"""Where the loop's time goes between two progress lines: acting, env stepping, replay, training."""
+"""Where the loop's time goes between two progress lines: the learner call, env stepping, replay."""
 
 import collections
 import contextlib

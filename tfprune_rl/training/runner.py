@@ -1,0 +1,175 @@
+"""One run's lifecycle, the same for every trainer (Dopamine's runner, with the loop body in the
+trainer): resume or return, step, log, evaluate and checkpoint at their intervals, evaluate a
+last time, export, and write metrics.json.
+
+A trainer says only how a step collects and updates; this module owns everything around it.
+Positions count on the trainer's clock: env steps for online runs, gradient updates for
+offline ones. Intervals fire when a step crosses one of their multiples.
+"""
+
+import dataclasses
+import json
+import os
+import time
+from typing import Callable, Protocol
+
+import numpy as np
+import tensorflow as tf
+
+from tfprune_rl.console import device_name
+from tfprune_rl.export import SAVED_MODEL
+from tfprune_rl.files import atomic_open
+from tfprune_rl.replay import ReplayBuffer
+from tfprune_rl.training.checkpoints import RunCheckpoints
+from tfprune_rl.training.jsonl_log import JsonlLog
+from tfprune_rl.training.timing import PhaseTimer
+
+
+@dataclasses.dataclass(frozen=True)
+class Intervals:
+    """The run's length and the intervals of its periodic work, on the trainer's clock."""
+    total: int
+    log: int
+    eval: int
+    checkpoint: int
+
+
+class Trainer(Protocol):
+    root_dir: str
+    clock: str  # "env_step" or "update": the key of evaluations.jsonl rows that orders them
+    unit: str  # "env steps" or "updates"
+    intervals: Intervals
+    replay: ReplayBuffer | None  # checkpointed with the run, when the trainer collects
+    timer: PhaseTimer
+
+    def describe(self) -> str:
+        """The run in a few words: agent, env, network, sparsity and method, length."""
+
+    def checkpointed(self) -> dict:
+        """The TF objects a checkpoint holds, by name."""
+
+    def start(self, position: int) -> None:
+        """After a restore (or at 0): gets ready to step from `position`."""
+
+    def advance(self) -> int:
+        """One iteration: collect and update; returns the new position."""
+
+    def settle(self) -> None:
+        """Makes the updates due by now that `advance` leaves to its next call, if any: the
+        runner settles the trainer before it logs, evaluates, checkpoints or finishes."""
+
+    def before_checkpoint(self, position: int) -> None:
+        """Writes what must match the checkpoint about to be saved."""
+
+    def progress(self, seconds: float) -> tuple[str, dict]:
+        """The progress line for the `seconds` since the last one, and its figures; writes the
+        periodic summaries."""
+
+    def evaluate(self) -> list[float]:
+        """Returns of the evaluation episodes."""
+
+    def counters(self) -> dict:
+        """`env_step` and `update` now, for evaluation rows."""
+
+    def score(self, mean_return: float) -> dict:
+        """Extra figures of a mean return (the normalized score), for rows and metrics."""
+
+    def export(self, export_dir: str) -> dict:
+        """Exports the final network to `export_dir`; returns its report."""
+
+    def metrics(self) -> dict:
+        """The trainer's own final figures for metrics.json."""
+
+
+def run(trainer: Trainer, log: Callable[[str], None] = print) -> dict:
+    """Trains `trainer`'s run in its root directory to the end, resuming from the latest
+    checkpoint; returns the final metrics (read back if the run is already complete)."""
+    root_dir, intervals, unit = trainer.root_dir, trainer.intervals, trainer.unit
+    os.makedirs(root_dir, exist_ok=True)
+    wall_time = tf.Variable(0.0, dtype=tf.float64, name="wall_time_s")
+    checkpoints = RunCheckpoints(os.path.join(root_dir, "checkpoints"), trainer.replay,
+                                 wall_time=wall_time, **trainer.checkpointed())
+    metrics_path = os.path.join(root_dir, "metrics.json")
+    position = checkpoints.latest_step()
+    if position >= intervals.total and os.path.exists(metrics_path):
+        status = f"already complete at {position:,} {unit}"
+    elif position:
+        status = f"resumed from {unit[:-1]} {position:,}"
+    else:
+        status = "new run"
+    log(f"{trainer.describe()} | {root_dir} | {status} | {device_name()}")
+    if status.startswith("already"):
+        with open(metrics_path) as f:
+            return json.load(f)
+    checkpoints.restore(position)
+    trainer.start(position)
+    evaluations = JsonlLog(os.path.join(root_dir, "evaluations.jsonl"))
+    # The final evaluation follows the last checkpoint, so a resumed run always redoes it.
+    evaluations.keep(lambda row: row[trainer.clock] <= min(position, intervals.total - 1))
+
+    def evaluate() -> list[float]:
+        with trainer.timer.phase("eval"):
+            returns = trainer.evaluate()
+        mean = float(np.mean(returns))
+        score = trainer.score(mean)
+        tf.summary.scalar("eval/return", mean, step=position)
+        for name, value in score.items():
+            tf.summary.scalar(f"eval/{name}", value, step=position)
+        evaluations.append({**trainer.counters(), "return_mean": mean,
+                            "returns": [float(r) for r in returns], **score})
+        log(f"eval at {unit[:-1]} {position:,}: mean return {mean:.1f}{_text(score)} over "
+            f"{len(returns)} episodes")
+        return returns
+
+    session_start = last_log = time.time()
+    throughput = {}
+    writer = tf.summary.create_file_writer(os.path.join(root_dir, "tensorboard"))
+    with writer.as_default():
+        while position < intervals.total:
+            previous, position = position, trainer.advance()
+            due = {name: _crossed(previous, position, interval) for name, interval in
+                   (("log", intervals.log), ("eval", intervals.eval),
+                    ("checkpoint", intervals.checkpoint))}
+            if any(due.values()) or position == intervals.total:
+                trainer.settle()
+            if due["log"]:
+                now = time.time()
+                line, throughput = trainer.progress(now - last_log)
+                last_log = now
+                log(line)
+            if due["eval"] and position < intervals.total:
+                evaluate()
+            if due["checkpoint"] or position == intervals.total:
+                wall_time.assign_add(time.time() - session_start)
+                session_start = time.time()
+                with trainer.timer.phase("checkpoint"):
+                    trainer.before_checkpoint(position)
+                    checkpoints.save(position)
+        returns = evaluate()
+
+    export_dir = os.path.join(root_dir, "export")
+    report = trainer.export(export_dir)
+    mean = float(np.mean(returns))
+    metrics = {
+        **trainer.metrics(),
+        "eval_return_mean": mean,
+        "eval_returns": [float(r) for r in returns],
+        **trainer.score(mean),
+        "sparsity": report["saved_model"]["sparsity"],
+        "layer_sparsity": report["layer_sparsity"],
+        "wall_time_s": float(wall_time.numpy()),
+        "last_log_interval": throughput,
+    }
+    with atomic_open(metrics_path) as f:
+        json.dump(metrics, f, indent=2)
+    log(f"done: eval return {mean:.1f}{_text(trainer.score(mean))}, sparsity "
+        f"{metrics['sparsity']:.4f} (read from {os.path.join(export_dir, SAVED_MODEL)})")
+    return metrics
+
+
+def _text(score: dict) -> str:
+    return "".join(f" ({name.replace('_', ' ')} {value:.1f})" for name, value in score.items())
+
+
+def _crossed(previous: int, position: int, interval: int) -> bool:
+    return position // interval > previous // interval

@@ -1,0 +1,388 @@
+"""Value-based training (DQN, double DQN, C51, CQL): how a step collects and updates.
+
+Online, a step acts in every env, steps them and stores the transitions; the updates due at
+that point run first, in the same XLA call as the acting (`Learner`). Offline, a step is one
+update on the fixed dataset; no env is stepped outside evaluation. The runner
+(`training/runner.py`) owns everything else: resuming, intervals, checkpoints, export, metrics.
+
+Mask updates, diagnostics, ReDo and resets happen right after the update at which they are
+due, before any later update and before the next action: a call's updates are split there.
+"""
+
+import collections
+import os
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+from tf_agents.trajectories import time_step as ts
+
+from tfprune_rl import diagnostics, pruning
+from tfprune_rl.agents import (
+    epsilon_greedy, make_optimizer, recycle_dormant, reset_last_layer,
+)
+from tfprune_rl.envs import (
+    env_specs, frame_stack_size, make_gym_env, make_vector_env, random_observations,
+)
+from tfprune_rl.export import CHECK_OBSERVATIONS, export_network
+from tfprune_rl.networks import q_values
+from tfprune_rl.offline import DatasetRecorder, dataset_spec, load_dataset
+from tfprune_rl.replay import ReplayBuffer
+from tfprune_rl.training.build import (
+    build_agent, build_q_network, collect_epsilon, export_metadata, pruning_config,
+)
+from tfprune_rl.training.config import TrainConfig, updates_between
+from tfprune_rl.training.evaluation import EVAL_SEED_OFFSET, evaluate
+from tfprune_rl.training.jsonl_log import JsonlLog
+from tfprune_rl.training.learner import Learner
+from tfprune_rl.training.runner import Intervals
+from tfprune_rl.training.timing import PhaseTimer
+
+DATASET_DIR = "dataset"  # where --record_dataset writes, in the run directory
+RECENT_EPISODES = 10
+
+
+class ValueBasedTrainer:
+    def __init__(self, config: TrainConfig, log: Callable[[str], None] = print):
+        self.config = config
+        self.log = log
+        self.root_dir = config.root_dir
+        self.clock, self.unit = ("update", "updates") if config.offline else (
+            "env_step", "env steps")
+        self.intervals = Intervals(config.total_steps, config.log_interval,
+                                   config.eval_interval, config.checkpoint_interval)
+        self.timer = PhaseTimer()
+        tf.keras.utils.set_random_seed(config.seed)
+        tf.config.experimental.enable_op_determinism()
+        self.eval_env = make_gym_env(config.env_id, config.sticky_actions)
+        observation_spec, self.action_spec = env_specs(self.eval_env)
+        self.time_step_spec = ts.time_step_spec(observation_spec)
+        self.q_network = build_q_network(config, observation_spec, self.action_spec)
+        self.env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
+        self.optimizer = make_optimizer(config.hparams,
+                                        pruning.masked_kernels(self.q_network.stack))
+        self.epsilon = collect_epsilon(config, self.env_steps)
+        self.agent = build_agent(config, self.time_step_spec, self.action_spec, self.q_network,
+                                 self.epsilon, self.optimizer)
+        self.explore_rng = tf.random.Generator.from_seed(config.seed)
+        self.eval_rng = tf.random.Generator.from_seed(config.seed + EVAL_SEED_OFFSET)
+        wrappers = pruning.pruning_wrappers(self.q_network.stack)
+        self.learner = Learner(self.agent, self._collect_actions, wrappers, observation_spec,
+                               config.batch_size)
+        self.update_masks = tf.function(lambda step: (pruning.update_masks(wrappers, step),
+                                                      self.optimizer.zero_pruned_moments()),
+                                        jit_compile=True)
+        self.mask_updates = (pruning_config(config).mask_update_steps() if config.sparsity > 0
+                             else range(0))
+        self.act_for_eval = tf.function(lambda observation: self._epsilon_greedy(
+            observation, config.eval_epsilon, self.eval_rng), jit_compile=True)
+        self.envs, self.dataset = None, None
+        if not config.offline:
+            self.envs = make_vector_env(config.env_id, config.num_envs, config.sticky_actions)
+            self.replay = ReplayBuffer(
+                config.replay_capacity, observation_spec.shape,
+                observation_spec.dtype.as_numpy_dtype, config.seed,
+                stack_size=frame_stack_size(config.env_id), n_step=config.n_step,
+                gamma=config.hparams.gamma, num_streams=config.num_envs,
+                scheme=config.replay_scheme, clip_rewards=config.clip_rewards)
+        else:
+            self.replay = None  # the dataset is read again on resume, never checkpointed
+        self.diagnostics_log = JsonlLog(os.path.join(config.root_dir, "diagnostics.jsonl"))
+        self.last_diagnostics = {}
+        self.recent_returns = collections.deque(maxlen=RECENT_EPISODES)
+        self.episode_returns = np.zeros(config.num_envs)
+        self.losses = tf.constant([float("nan")])
+        self.last_eval_return = None
+        self.recorder = None
+
+    # What the runner asks of a trainer (see `training.runner.Trainer`).
+
+    def describe(self) -> str:
+        c = self.config
+        pruned = (f"{c.sparsity:.0%} sparse (gmp, {c.distribution})" if c.sparsity > 0
+                  else "dense")
+        source = (f"offline on {c.dataset_path}" if c.offline
+                  else f"{c.num_envs} env{'s' * (c.num_envs > 1)}")
+        return (f"{c.agent} on {c.env_id}, {c.encoder} x{c.width}, {pruned}, "
+                f"{c.total_steps:,} {self.unit}, {source}")
+
+    def checkpointed(self) -> dict:
+        return {"agent": self.agent, "env_steps": self.env_steps,
+                "explore_rng": self.explore_rng}
+
+    def start(self, position: int) -> None:
+        config = self.config
+        self.updates = self.logged_updates = int(self.agent.train_step_counter)
+        self.env_step = self.logged_env_step = int(self.env_steps)
+        self.diagnostics_log.keep(lambda row: row["update"] <= self.updates)
+        self.last_diagnostics = (self.diagnostics_log.rows() or [{}])[-1]
+        if config.offline:
+            self.replay, self.dataset = load_dataset(
+                config.dataset_path, dataset_spec(config.env_id, self.eval_env),
+                config.dataset_fraction, config.seed, config.n_step, config.hparams.gamma,
+                config.clip_rewards)
+            self.log(f"dataset {config.dataset_path} ({self.dataset['format']}): "
+                     f"{self.dataset['rows']:,} rows in {self.dataset['chunks']} chunk(s), "
+                     f"{self.dataset['episodes']:,} finished episodes, "
+                     f"{self.dataset['bytes'] / 2**20:,.1f} MiB in memory")
+            return
+        if config.record_dataset:
+            observation_spec = self.time_step_spec.observation
+            self.recorder = DatasetRecorder(
+                os.path.join(config.root_dir, DATASET_DIR), self.replay,
+                {"env_id": config.env_id, "sticky_actions": config.sticky_actions,
+                 "observation_shape": list(observation_spec.shape),
+                 "observation_dtype": observation_spec.dtype.name,
+                 "stack_size": frame_stack_size(config.env_id), "rewards": "raw",
+                 "source_run": os.path.abspath(config.root_dir)})
+            self.recorder.resume(position)
+        for stream in range(config.num_envs):  # episodes cut by a restart are never sampled whole
+            self.replay.start_episode(stream)
+        self.observation, _ = self.envs.reset(seed=config.seed + position)
+
+    def advance(self) -> int:
+        if self.config.offline:
+            self._learn(1, act=False)
+            return self.updates
+        actions = self._learn(self._due_updates(), act=True)
+        with self.timer.phase("env"):
+            next_observation, reward, terminated, truncated, info = self.envs.step(actions)
+        ended = terminated | truncated
+        with self.timer.phase("replay"):
+            final = next_observation
+            if ended.any():  # gymnasium's vector envs give an object array, ale-py's an array
+                final = next_observation.copy()
+                final[ended] = np.stack(list(info["final_obs"][ended]))
+            self.replay.add(self.observation, actions, reward, terminated, truncated, final)
+        self._count_returns(reward, ended)
+        self.observation = next_observation
+        self.env_step += self.config.num_envs
+        if self.recorder:
+            with self.timer.phase("record"):
+                self.recorder.maybe_flush(self.env_step)
+        if self.env_step == self.config.num_env_steps:
+            self.envs.close()
+        return self.env_step
+
+    def settle(self) -> None:
+        if not self.config.offline and self._due_updates():
+            self._learn(self._due_updates(), act=True)  # the compiled call advance makes
+
+    def before_checkpoint(self, position: int) -> None:
+        if self.recorder:
+            self.recorder.flush(position)
+
+    def progress(self, seconds: float) -> tuple[str, dict]:
+        config = self.config
+        throughput = {
+            "env_steps_per_second": (self.env_step - self.logged_env_step) / seconds,
+            "updates_per_second": (self.updates - self.logged_updates) / seconds,
+            "phase_seconds": self.timer.lap()}
+        self.logged_env_step, self.logged_updates = self.env_step, self.updates
+        position = self.updates if config.offline else self.env_step
+        loss = float(self.losses[-1])
+        sparsity = self._write_training_summaries(position, loss, throughput)
+        if config.offline:
+            line = (f"updates {self.updates:,}/{config.num_updates:,} | "
+                    f"{throughput['updates_per_second']:,.0f} updates/s | "
+                    + (f"last eval return {self.last_eval_return:.1f}"
+                       if self.last_eval_return is not None else "no eval yet"))
+        else:
+            line = (f"env steps {self.env_step:,}/{config.num_env_steps:,} | "
+                    f"{throughput['env_steps_per_second']:,.0f} steps/s, "
+                    f"{throughput['updates_per_second']:,.0f} updates/s | "
+                    f"return {_mean(self.recent_returns):.1f} "
+                    f"(last {len(self.recent_returns)} episodes)")
+        line += f" | sparsity {sparsity:.3f} | loss {loss:.4f}"
+        return line + _diagnostics_summary(self.last_diagnostics), throughput
+
+    def evaluate(self) -> list[float]:
+        self.eval_rng.reset_from_seed(self.config.seed + EVAL_SEED_OFFSET)  # as the env's seed
+        returns = evaluate(self.eval_env, self.act_for_eval, self.config.eval_episodes,
+                           self.config.seed + EVAL_SEED_OFFSET)
+        self.last_eval_return = float(np.mean(returns))
+        return returns
+
+    def counters(self) -> dict:
+        return {"env_step": self.env_step, "update": self.updates}
+
+    def score(self, mean_return: float) -> dict:
+        return {}
+
+    def export(self, export_dir: str) -> dict:
+        config = self.config
+        if config.offline:  # observations from the data: no env steps outside evaluation
+            check_observations = self.replay.sample(CHECK_OBSERVATIONS, np.random.default_rng(
+                [config.seed, EVAL_SEED_OFFSET]))["observation"]
+        else:
+            check_observations = random_observations(
+                config.env_id, config.sticky_actions, CHECK_OBSERVATIONS,
+                config.seed + EVAL_SEED_OFFSET)
+        return export_network(
+            self.q_network, self.time_step_spec, self.action_spec, export_dir,
+            check_observations, export_metadata(config, self.env_step), self.updates,
+            config.hparams.v_max)
+
+    def metrics(self) -> dict:
+        config = self.config
+        metrics = {"env_id": config.env_id, "mode": config.mode, "agent": config.agent,
+                   "encoder": config.encoder, "width": config.width,
+                   "target_sparsity": config.sparsity, "env_steps": self.env_step,
+                   "train_steps": self.updates,
+                   "replay_bytes_per_transition": self.replay.nbytes / self.replay.capacity,
+                   "diagnostics": self.last_diagnostics}
+        if config.offline:
+            metrics["dataset"] = self.dataset
+        return metrics
+
+    # The steps themselves.
+
+    def _collect_actions(self, observation: tf.Tensor, env_step: tf.Tensor) -> tf.Tensor:
+        """Epsilon-greedy at env step `env_step` (in the learner's XLA call)."""
+        self.env_steps.assign(env_step)  # the epsilon schedule reads it
+        return self._epsilon_greedy(observation, self.epsilon(), self.explore_rng)
+
+    def _epsilon_greedy(self, observation, epsilon, generator) -> tf.Tensor:
+        outputs, _ = self.q_network(observation)
+        greedy_or_random = epsilon_greedy(q_values(outputs, self.config.hparams.v_max), epsilon,
+                                          generator)
+        return greedy_or_random + int(self.action_spec.minimum)
+
+    def _due_updates(self) -> int:
+        """Updates due by now and not made yet: one per `update_period` env steps after
+        `learning_starts` (the last step's are made before the step is over)."""
+        c = self.config
+        return updates_between(c.learning_starts, max(self.env_step, c.learning_starts),
+                               c.update_period) - self.updates
+
+    def _learn(self, due: int, act: bool) -> np.ndarray | None:
+        """Makes `due` updates and then, with `act`, returns the collect policy's actions for
+        the current observations. One XLA call, split after any update at which something
+        else is due, which then happens right there."""
+        while True:
+            count = min(due, self._next_event(self.updates) - self.updates)
+            if not (count or act):
+                return None
+            batch = self._sample(count) if count else None
+            with self.timer.phase("learner"):  # the updates, and acting for every env
+                actions, losses, priorities = self.learner(
+                    self.env_step, batch, self.observation if act else None)
+            if count:
+                self.losses = losses  # read at the next progress line only
+                self.updates += count
+                due -= count
+                if self.config.replay_scheme == "prioritized":
+                    with self.timer.phase("replay"):
+                        for indices, values in zip(
+                                batch["indices"].reshape(count, -1), priorities.numpy()):
+                            self.replay.update_priorities(indices, values)
+                if self._next_event(self.updates - 1) == self.updates:
+                    self._events(self.updates)
+                    continue  # then act (or update on) with what the events changed
+            if not due:
+                return actions
+
+    def _sample(self, updates: int) -> dict:
+        """The transitions of `updates` batches, in one draw (offline, one seeded draw per
+        update, so that a resumed run sees the same batches)."""
+        config = self.config
+        if not config.offline:
+            with self.timer.phase("replay"):
+                return self.replay.sample(updates * config.batch_size)
+        draws = [self.replay.sample(config.batch_size, np.random.default_rng(
+            [config.seed, self.updates + i, 2])) for i in range(updates)]
+        return {name: np.concatenate([draw[name] for draw in draws]) for name in draws[0]}
+
+    def _next_event(self, update: int) -> int:
+        """The first update after `update` at which masks, diagnostics, ReDo or a reset are
+        due (diagnostics always have a period)."""
+        c = self.config
+        periods = [p for p in (c.diagnostics_period, c.redo_period, c.reset_period) if p]
+        candidates = [(update // p + 1) * p for p in periods]
+        masks = self.mask_updates
+        if masks and update < masks[-1]:
+            candidates.append(masks[max(0, (update - masks.start) // masks.step + 1)])
+        return min(candidates)
+
+    def _events(self, update: int) -> None:
+        """What is due right after `update`, in this order: masks, diagnostics, ReDo, reset."""
+        c = self.config
+        position = update if c.offline else self.env_step
+        if update in self.mask_updates:
+            with self.timer.phase("masks"):
+                self.update_masks(tf.constant(update, tf.int64))
+        if update % c.diagnostics_period == 0:
+            with self.timer.phase("diagnostics"):
+                self.last_diagnostics = self._record_diagnostics(position)
+                self.diagnostics_log.append(self.last_diagnostics)
+        if c.redo_period and update % c.redo_period == 0:
+            with self.timer.phase("baselines"):
+                recycled = recycle_dormant(
+                    self.q_network, self.optimizer, self._probe_observations(), c.redo_tau,
+                    np.random.default_rng([c.seed, update, 0]))
+            tf.summary.scalar("redo/recycled_neurons",
+                              sum(r.size for r in recycled.values()), step=position)
+        if c.reset_period and update % c.reset_period == 0:
+            with self.timer.phase("baselines"):
+                reset_last_layer(self.q_network, self.optimizer,
+                                 np.random.default_rng([c.seed, update, 1]))
+            tf.summary.scalar("reset/resets", update // c.reset_period, step=position)
+
+    def _probe_observations(self) -> np.ndarray:
+        """A replay batch drawn by its own generator, the same whenever the run is resumed."""
+        rng = np.random.default_rng([self.config.seed, self.updates])
+        return self.replay.sample(self.config.diagnostics_batch_size, rng)["observation"]
+
+    def _record_diagnostics(self, position: int) -> dict:
+        """Writes the `diagnostics/` scalars; returns them, with the kernels' sparsity and
+        pruning thresholds (in TensorBoard at every progress line), as one row."""
+        values = diagnostics.measure(self.q_network, self._probe_observations(),
+                                     self.config.hparams.v_max)
+        for tag, value in values.items():
+            tf.summary.scalar(tag, value, step=position)
+        stats = pruning.kernel_sparsity(self.q_network.stack)
+        sparsity = {f"sparsity/{layer.name}": layer.sparsity for layer in stats}
+        sparsity["sparsity/total"] = pruning.total_sparsity(stats)
+        thresholds = {f"threshold/{layer.name}": layer.threshold for layer in stats
+                      if layer.threshold is not None}
+        return {"env_step": self.env_step, "update": self.updates, **values, **sparsity,
+                **thresholds}
+
+    def _count_returns(self, reward: np.ndarray, ended: np.ndarray) -> None:
+        """Training returns go to TensorBoard at progress lines (`train/return`, the mean of
+        the last 10): a summary per episode cost 10% of a 16-env MinAtar run."""
+        self.episode_returns += reward
+        if ended.any():
+            self.recent_returns.extend(self.episode_returns[ended])
+            self.episode_returns[ended] = 0.0
+
+    def _write_training_summaries(self, position: int, loss: float, throughput: dict) -> float:
+        """Writes the periodic scalars (the collection ones only online); returns the total
+        kernel sparsity."""
+        stats = pruning.kernel_sparsity(self.q_network.stack)
+        pruning.write_sparsity_summaries(stats, position)
+        tf.summary.scalar("train/loss", loss, step=position)
+        tf.summary.scalar("train/updates_per_second", throughput["updates_per_second"],
+                          step=position)
+        if not self.config.offline:
+            tf.summary.scalar("train/steps_per_second", throughput["env_steps_per_second"],
+                              step=position)
+            tf.summary.scalar("train/epsilon", float(self.epsilon()), step=position)
+        total = sum(throughput["phase_seconds"].values())
+        for phase, seconds in throughput["phase_seconds"].items():
+            tf.summary.scalar(f"time_fraction/{phase}", seconds / total, step=position)
+        if self.recent_returns:
+            tf.summary.scalar("train/return", _mean(self.recent_returns), step=position)
+        return pruning.total_sparsity(stats)
+
+
+def _mean(values) -> float:
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _diagnostics_summary(row: dict) -> str:
+    """The two diagnostics the progress line shows, once there are any."""
+    if not row:
+        return ""
+    dormant = row[f"{diagnostics.PREFIX}dormant_tau_0.1/all"]
+    return f" | srank {row[f'{diagnostics.PREFIX}srank']:.0f}, dormant(0.1) {dormant:.1%}"
