@@ -21,6 +21,9 @@ NOISE = [
     "authors of your software and request that they upgrade.",
     "See the migration guide at https://gymnasium.farama.org/introduction/migration_guide/ "
     "for additional information.",
+    "WARNING: compiler attribute 'settotalmass' is deprecated and will be removed in a future "
+    "release: scale the masses and densities in the model",
+    "",
 ]
 REAL = ["E0000 00:00:1796121667.946754    4943 gpu_kernel.cc:12] a real error",
         "Traceback (most recent call last): a real traceback"]

@@ -4,7 +4,6 @@ and real sweeps of tiny CartPole trials on local processes and on a local Ray in
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import pytest
 import cli
 from conftest import REPO_ROOT
 from tfprune_rl.sweeps import expand, is_finished, log_path, parse_grid, run_dir, run_sweep, runner
+from tfprune_rl.training.run_dir import run_dir_holder
 
 
 def test_grid_expands_to_every_combination_with_stable_ids():
@@ -129,6 +129,41 @@ def _attempts(root, run_id) -> int:
     return len(re.findall(r"^== ", _log(root, run_id), re.MULTILINE))
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_trial_another_process_holds_waits_and_never_gets_a_second_trainer(tmp_path):
+    """A trainer left by an earlier sweep holds its run directory: the new sweep reports it,
+    starts the other trial, and skips the held one once its holder finished it."""
+    root = str(tmp_path)
+    held = os.path.join(root, RUN_IDS[0])
+    holder = subprocess.Popen(  # a stand-in trainer: takes the lock, finishes on request
+        [sys.executable, "-c", "import os, sys; from tfprune_rl.training.run_dir import "
+         "lock_run_dir; lock_run_dir(sys.argv[1]); print('locked', flush=True); "
+         "sys.stdin.readline(); open(os.path.join(sys.argv[1], 'metrics.json'), 'w').write('{}')",
+         held], cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "locked\n"
+    trials = expand(["CartPole-v1"], parse_grid(["sparsity=0,0.9", "width=1"]), 1)
+    backend, lines = _StandInBackend(), []
+
+    def log(line):
+        lines.append(line)
+        if "held" in line:  # reported: its holder now finishes it and exits
+            holder.communicate("done\n")
+
+    outcome = run_sweep(trials, [], root, backend, parallel=2, progress_interval=1e9,
+                        log=log, poll_interval=0.05)
+    assert lines[1] == (f"sweep: trial {RUN_IDS[0]} is held by another process "
+                        f"(pid {holder.pid}); waiting for it to end")
+    assert backend.started == [os.path.join(root, RUN_IDS[1])]
+    assert outcome.skipped == [RUN_IDS[0]] and outcome.finished == [RUN_IDS[1]]
+
+
 @pytest.mark.slow
 def test_a_killed_sweep_resumes_its_trials_then_skips_them_and_reports(tmp_path):
     definition = _definition(tmp_path, "--num_env_steps=3000")
@@ -143,8 +178,14 @@ def test_a_killed_sweep_resumes_its_trials_then_skips_them_and_reports(tmp_path)
     while not all(os.path.exists(index) for index in indexes):  # both trials mid-run
         assert sweep.poll() is None and time.time() < deadline, sweep.stdout.read()
         time.sleep(0.2)
-    os.killpg(sweep.pid, signal.SIGKILL)  # the sweep and its trainers, as a lost machine would
+    trainers = [run_dir_holder(os.path.join(root, run_id)) for run_id in RUN_IDS]
+    assert all(trainers), trainers
+    sweep.kill()  # the sweep alone: its trainers must die with it (parent-death signal)
     sweep.wait()
+    deadline = time.time() + 30
+    while any(_alive(pid) for pid in trainers):
+        assert time.time() < deadline, f"trainers {trainers} outlived their killed sweep"
+        time.sleep(0.2)
     assert _finished_ids(root) == []
 
     resumed = _sweep(*definition, f"--root_dir={root}")

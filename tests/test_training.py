@@ -4,6 +4,8 @@ import glob
 import json
 import os
 import shutil
+import signal
+import time
 
 import numpy as np
 import pytest
@@ -120,15 +122,56 @@ def _schedule_state(root_dir) -> dict:
                  "agent/_update_target/_counter"))}
 
 
-def test_killed_run_resumes_to_the_same_end_state(tmp_path):
+def _kill_when(process, root_dir: str, when) -> tuple[bool, str]:
+    """SIGKILLs `process` at `when`: ("start", s) s seconds after its first line, ("training",
+    s) s seconds after its first progress line, or (a glob pattern) as soon as a file matching
+    it shows up in `root_dir`. Returns whether it was killed (not ended first) and its first
+    line."""
+    first_line = process.stdout.readline()
+    if not isinstance(when, str) and when[0] == "training":
+        for line in process.stdout:
+            if line.startswith(("env steps", "eval at", "done")):
+                break
+    deadline = time.time() + (600 if isinstance(when, str) else when[1])
+    while process.poll() is None:
+        if time.time() >= deadline or (isinstance(when, str)
+                                       and glob.glob(os.path.join(root_dir, when))):
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            return True, first_line
+        time.sleep(0.002)
+    return False, first_line
+
+
+def test_sigkill_at_random_moments_resumes_to_the_uninterrupted_end_state(tmp_path):
+    """A chaos run: SIGKILLed at seeded random moments and mid-write (the replay file, the TF
+    checkpoint, the export), resumed each time, ends where an uninterrupted run ends (counters,
+    schedule steps, per-layer sparsity; episodes cut by a restart make the weights differ),
+    with every log row once and nothing half-written left behind."""
     straight, killed = str(tmp_path / "straight"), str(tmp_path / "killed")
     uninterrupted = cli.start(f"--root_dir={straight}", *TINY)
-    interrupted = cli.start(f"--root_dir={killed}", *TINY)
-    cli.kill_after_checkpoint(interrupted, killed, 2000)
+    rng = np.random.default_rng(0)
+    # During start-up and compilation, during training, and mid-write: the replay file, the TF
+    # checkpoint, the export.
+    moments = [("start", float(rng.uniform(1, 6))) for _ in range(4)]
+    moments += ["checkpoints/replay-*.npz.tmp-*", ("training", float(rng.uniform(0.1, 3))),
+                "checkpoints/ckpt-*_temp"]
+    moments += [("training", float(rng.uniform(0.1, 3))) for _ in range(3)]
+    moments += ["export.tmp-*", ("training", float(rng.uniform(0.1, 3)))]
+    kills, lines = 0, []
+    for when in moments:
+        killed_now, first_line = _kill_when(cli.start(f"--root_dir={killed}", *TINY), killed,
+                                            when)
+        kills += killed_now
+        lines.append(first_line)
     cli.finish(uninterrupted)
     resumed = cli.run(f"--root_dir={killed}", *TINY)
     assert resumed.returncode == 0, resumed.stderr
-    assert "resumed from env step 2,000" in resumed.stdout
+    assert kills >= 8, lines  # the rest ended on their own (the run was complete)
+    assert sum("resumed from env step" in line for line in lines) >= 2, lines
+    leftovers = [path for path in glob.glob(os.path.join(killed, "**", "*"), recursive=True)
+                 if ".tmp-" in path or path.endswith("_temp")]
+    assert leftovers == []
 
     for key in ("env_steps", "train_steps", "layer_sparsity"):
         assert cli.metrics(killed)[key] == cli.metrics(straight)[key]

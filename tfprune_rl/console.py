@@ -5,7 +5,8 @@ runtime's start-up lines (absl's pre-initialization notice, oneDNN, the CUDA stu
 feature guard), a `failed call to cuInit` error on a machine without a GPU, and gym 0.23's
 "unmaintained" banner. `quiet_startup` captures file descriptors 1 and 2 while the imports run
 and the devices are found, drops exactly those lines, and writes every other line back, so a
-real error or warning is still seen.
+real error or warning is still seen. `without_noise` does the same around other code that
+prints from C (MuJoCo's deprecation notice about gymnasium's own model files).
 """
 
 import contextlib
@@ -22,7 +23,9 @@ NOISE = re.compile(
     r"|^To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler"
     r"|^Gym has been unmaintained since 2022"
     r"|^Please upgrade to Gymnasium, the maintained drop-in replacement of Gym"
-    r"|^See the migration guide at https://gymnasium.farama.org/introduction/migration_guide/")
+    r"|^See the migration guide at https://gymnasium.farama.org/introduction/migration_guide/"
+    r"|^WARNING: compiler attribute 'settotalmass' is deprecated"
+    r"|^\s*$")
 
 
 # Python warnings that say nothing to a user either, for the whole process.
@@ -41,6 +44,16 @@ def quiet_startup():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's own INFO lines, once it logs
     for kwargs in QUIET_WARNINGS:
         warnings.filterwarnings("ignore", **kwargs)
+    with without_noise():
+        yield
+        if "tensorflow" in sys.modules:
+            sys.modules["tensorflow"].config.list_physical_devices()
+
+
+@contextlib.contextmanager
+def without_noise():
+    """Captures file descriptors 1 and 2 for the block; then writes back every line that is
+    not NOISE."""
     saved = {}
     captures = {}
     for stream in (sys.stdout, sys.stderr):
@@ -51,8 +64,6 @@ def quiet_startup():
         os.dup2(captures[fd].fileno(), fd)
     try:
         yield
-        if "tensorflow" in sys.modules:
-            sys.modules["tensorflow"].config.list_physical_devices()
     finally:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()

@@ -14,6 +14,7 @@ with quiet_startup():
     from tfprune_rl.entry_points import fail, run_app
     from tfprune_rl.envs import CONTINUOUS_ENV_EXAMPLES, game_name
     from tfprune_rl.training.d4rl_datasets import GenerationConfig, generate_datasets
+    from tfprune_rl.training.runner import RUN_STOPS
 
 PROGRAM = "tfprune-datasets"
 DEFAULTS = GenerationConfig(env_id="HalfCheetah-v5", output_dir="datasets/{game}")
@@ -45,7 +46,7 @@ def main(argv):
             dataset_size=FLAGS.dataset_size, random_steps=FLAGS.random_steps,
             log_interval=FLAGS.log_interval, seed=FLAGS.seed)
         generate_datasets(config, log=lambda line: print(line, flush=True))
-    except (ValueError, OSError) as error:
+    except (ValueError, *RUN_STOPS) as error:
         fail(PROGRAM, str(error))
 
 

@@ -11,7 +11,9 @@ import os
 import sys
 from typing import Callable
 
+import tensorflow as tf
 from absl import app, flags
+from google.protobuf.message import DecodeError
 
 from tfprune_rl.agents import AGENTS, DqnHyperparams
 from tfprune_rl.agents.continuous import CONTINUOUS_AGENTS
@@ -25,6 +27,8 @@ from tfprune_rl.training import MODES, TrainConfig
 from tfprune_rl.training.continuous_config import PRUNING_METHODS, ContinuousConfig
 
 DEFAULTS = TrainConfig(root_dir="runs/default")
+# A file that is missing, damaged or cannot be written: one line from every command that reads.
+FILE_ERRORS = (ValueError, OSError, DecodeError, tf.errors.OpError)
 
 
 def define_run_flags(flag_values: flags.FlagValues) -> tuple[str, ...]:
@@ -227,7 +231,8 @@ def load_run_config(run_dir: str) -> TrainConfig:
 
 
 def fail(program: str, message: str) -> None:
-    sys.exit(f"{program}: error: {message}")
+    """Exits 1 with one line (TensorFlow's errors add lines of graph context: dropped)."""
+    sys.exit(f"{program}: error: {(message.strip() or 'failed').splitlines()[0]}")
 
 
 def run_app(program: str, main, flag_names) -> None:

@@ -15,7 +15,7 @@ from tfprune_rl.console import quiet_startup
 with quiet_startup():
     from absl import flags, logging
 
-    from tfprune_rl.entry_points import fail, load_run_config, run_app
+    from tfprune_rl.entry_points import FILE_ERRORS, fail, load_run_config, run_app
     from tfprune_rl.envs import random_observations
     from tfprune_rl.export import (
         CHECK_OBSERVATIONS, FORMATS, QUANTIZATIONS, REPORT_FILE, ExportCheckError,
@@ -76,7 +76,7 @@ def main(argv):
             config.hparams.v_max,
             formats=FLAGS.format, quantize=FLAGS.quantize,
         )
-    except (ValueError, OSError, ExportCheckError) as error:
+    except (*FILE_ERRORS, ExportCheckError) as error:
         fail(PROGRAM, str(error))
     saved = report["saved_model"]
     where = f"update {step:,}" if config.offline else f"env step {step:,} (update {train_step:,})"

@@ -14,6 +14,11 @@ def atomic_open(path: str, mode: str = "w"):
     try:
         with f:
             yield f
+    except OSError as error:  # a full disk, a size limit: say which file
+        os.remove(tmp_path)
+        if error.filename:
+            raise
+        raise OSError(error.errno, error.strerror, path) from error
     except BaseException:
         os.remove(tmp_path)
         raise

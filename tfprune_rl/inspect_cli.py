@@ -12,7 +12,7 @@ from tfprune_rl.console import quiet_startup
 with quiet_startup():
     from absl import flags
 
-    from tfprune_rl.entry_points import fail, run_app
+    from tfprune_rl.entry_points import FILE_ERRORS, fail, run_app
     from tfprune_rl.export import summarize
 
 PROGRAM = "tfprune-inspect"
@@ -38,8 +38,10 @@ def main(argv):
         fail(PROGRAM, f"expected one PATH (a SavedModel directory or a .tflite file), got {argv[1:]}")
     try:
         summary = summarize(argv[1])
-    except (ValueError, OSError) as error:
+    except ValueError as error:  # ours, naming the path and what is wrong
         fail(PROGRAM, str(error))
+    except FILE_ERRORS as error:
+        fail(PROGRAM, f"cannot read {argv[1]}: {type(error).__name__}: {error}")
     print(json.dumps(summary, indent=2) if FLAGS.json else _table(summary))
 
 

@@ -19,7 +19,7 @@ with quiet_startup():
         BACKENDS, LocalBackend, RayBackend, Trial, expand, is_finished, parse_grid, read_games,
         run_dir, run_sweep,
     )
-    from tfprune_rl.training.run_dir import claim_run_dir
+    from tfprune_rl.training.run_dir import check_flags
 
 PROGRAM = "tfprune-sweep"
 FLAGS = flags.FLAGS
@@ -63,8 +63,7 @@ def check_trials(trainer: Trainer, trials: list[Trial], trainer_flagfiles: list[
         try:
             values([trainer.module, *trial.trainer_args(trainer_flagfiles, root_dir)])
             trainer.config_from_flags(values)
-            if os.path.exists(os.path.join(run_dir(root_dir, trial), "flags.txt")):
-                claim_run_dir(run_dir(root_dir, trial), run_flag_values(values, names))
+            check_flags(run_dir(root_dir, trial), run_flag_values(values, names))
         except (flags.Error, ValueError) as error:
             raise ValueError(f"trial {trial.run_id}: {error}") from None
     for env_id in dict.fromkeys(trial.env_id for trial in trials):

@@ -17,9 +17,11 @@ with quiet_startup():
     from tfprune_rl.entry_points import (
         config_from_flags, define_run_flags, fail, run_app, run_flag_values,
     )
-    from tfprune_rl.envs import make_gym_env
+    from tfprune_rl.envs import env_specs, make_gym_env
     from tfprune_rl.offline import DatasetError, dataset_chunks, dataset_spec
     from tfprune_rl.training import train
+    from tfprune_rl.training.runner import RUN_STOPS
+    from tfprune_rl.training.build import check_memory
     from tfprune_rl.training.run_dir import claim_run_dir
 
 PROGRAM = "tfprune-train"
@@ -34,6 +36,7 @@ def main(argv):
     try:
         config = config_from_flags(FLAGS)
         env = make_gym_env(config.env_id, config.sticky_actions)
+        check_memory(config, *env_specs(env))
         if config.offline:
             dataset_chunks(config.dataset_path, dataset_spec(config.env_id, env))
         env.close()
@@ -42,7 +45,7 @@ def main(argv):
         fail(PROGRAM, str(error))
     try:
         train(config, log=lambda line: print(line, flush=True))
-    except DatasetError as error:  # a file found bad only once it is read
+    except (DatasetError, *RUN_STOPS) as error:  # a file found bad only once it is read
         fail(PROGRAM, str(error))
 
 

@@ -17,6 +17,7 @@ with quiet_startup():
     from tfprune_rl.offline.transitions import load_transitions
     from tfprune_rl.training.continuous import check_dataset, train_continuous
     from tfprune_rl.training.run_dir import claim_run_dir
+    from tfprune_rl.training.runner import RUN_STOPS
 
 PROGRAM = "tfprune-train-continuous"
 FLAGS = flags.FLAGS
@@ -36,7 +37,7 @@ def main(argv):
                       config.dataset)
         claim_run_dir(config.root_dir, run_flag_values(FLAGS, RUN_FLAG_NAMES))
         train_continuous(config, log=lambda line: print(line, flush=True))
-    except (ValueError, OSError) as error:  # DatasetError is a ValueError
+    except (ValueError, *RUN_STOPS) as error:  # DatasetError is a ValueError
         fail(PROGRAM, str(error))
 
 

@@ -1,7 +1,7 @@
 """Training throughput (ours against the stock TF-Agents pipeline, dense against 95% pruned), the
 cost of a mask update, export sizes, and replay memory.
 
-    python tools/benchmark.py [--output=benchmark.json] [--only=minatar,minatar3,nature1,masks,export]
+    python tools/benchmark.py [--output=benchmark.json] [--only=minatar,minatar3,nature1,cost,masks,export]
 
 Every pipeline runs in a fresh process of its own, with the same seed and flags. A setting's
 variants alternate (stock, ours dense, ours pruned, ... then again) for --repeats rounds and
@@ -17,6 +17,10 @@ this script.
   paper's mask frequency (every 1,000 updates).
 - `nature1`: Pong, Nature CNN width 1, 8 envs (ale-py's C++ vector env), dense and pruned; the
   share of the loop's time spent in the learner (the XLA call making the updates and acting).
+- `cost`: pruned / dense time with the machine's noise taken out: a dense and a 95% pruned
+  trainer in one process, inside the pruning window (masks every 1,000 updates), stepping
+  alternately in short chunks, 20 x --repeats each; MinAtar width 1 (1 and 16 envs) and
+  Nature width 1 (8 envs).
 - `masks`: one mask update (the XLA-compiled `update_masks` at a due step) of a 95% ERK
   network, timed on its own: MinAtar width 1, Nature widths 1 and 3 (a 14M-weight kernel).
 - `export`: a Nature CNN of width 3 on Pong's observations exported dense and 95% pruned
@@ -47,7 +51,7 @@ with quiet_startup():
     from tfprune_rl.envs import env_specs, make_gym_env, random_observations
     from tfprune_rl.export import export_network
     from tfprune_rl.replay import ReplayBuffer
-    from tfprune_rl.training import TrainConfig
+    from tfprune_rl.training import TrainConfig, ValueBasedTrainer
     from tfprune_rl.training.build import build_q_network
 
 MINATAR = ["--flagfile=experiments/minatar/dqn.flags", "--env=MinAtar/Breakout-v1",
@@ -155,6 +159,52 @@ def _mask_update_ms(repeats: int = 5) -> dict:
     return figures
 
 
+INTERLEAVED = {  # setting -> (env, encoder, envs, env steps per chunk)
+    "MinAtar width 1, 1 env": ("MinAtar/Breakout-v1", "minatar", 1, 1000),
+    "MinAtar width 1, 16 envs": ("MinAtar/Breakout-v1", "minatar", 16, 4000),
+    "Nature width 1, 8 envs": ("ALE/Pong-v5", "nature", 8, 400),
+}
+
+
+def _pruning_cost(rounds: int, tmp: str) -> dict:
+    """Pruned / dense time with the machine's noise taken out: a dense and a 95% pruned
+    trainer in one process, past warm-up and inside the pruning window (masks every 1,000
+    updates, as in the paper), stepping alternately in short chunks; the ratio of their
+    median chunk times (and of their best)."""
+    figures = {}
+    for name, (env_id, encoder, envs, chunk) in INTERLEAVED.items():
+        trainers = {}
+        for variant, sparsity in (("dense", 0.0), ("pruned", 0.95)):
+            config = TrainConfig(
+                root_dir=os.path.join(tmp, f"{name}-{variant}"), env_id=env_id, agent="dqn",
+                encoder=encoder, sparsity=sparsity, num_envs=envs, num_env_steps=4_000_000,
+                learning_starts=2000, batch_size=32, update_period=4, replay_capacity=100_000,
+                schedule=pruning.GradualSchedule(start=0.0005, end=0.8))
+            os.makedirs(config.root_dir)
+            trainer = ValueBasedTrainer(config, log=lambda line: None)
+            trainer.start(0)
+            while trainer.updates < 2000:  # compiled, masks updated at 500 and 1,500
+                trainer.advance()
+            trainers[variant] = trainer
+        seconds = {variant: [] for variant in trainers}
+        for _ in range(rounds):
+            for variant, trainer in trainers.items():
+                start, first = time.perf_counter(), trainer.env_step
+                while trainer.env_step < first + chunk:
+                    trainer.advance()
+                seconds[variant].append(time.perf_counter() - start)
+        median = {variant: float(np.median(times)) for variant, times in seconds.items()}
+        figures[name] = {"median_ratio": median["pruned"] / median["dense"],
+                         "best_ratio": min(seconds["pruned"]) / min(seconds["dense"]),
+                         "dense_env_steps_per_second": chunk / median["dense"],
+                         "pruned_env_steps_per_second": chunk / median["pruned"],
+                         "rounds": rounds}
+        print(f"cost     {name}: pruned / dense time {figures[name]['median_ratio']:.3f} "
+              f"(medians of {rounds} alternating chunks of {chunk:,} env steps; best "
+              f"{figures[name]['best_ratio']:.3f})", flush=True)
+    return figures
+
+
 def _replay_bytes() -> dict:
     """Bytes per transition of a 1M Atari buffer (numpy zero pages: nothing is allocated)."""
     return {
@@ -226,7 +276,7 @@ def _table(report: dict) -> str:
 
 
 def main() -> None:
-    choices = [*THROUGHPUT, "masks", "export"]
+    choices = [*THROUGHPUT, "cost", "masks", "export"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="benchmark.json")
     parser.add_argument("--only", default=",".join(choices),
@@ -245,6 +295,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if "masks" in names:
             report["mask_update"] = _mask_update_ms()
+        if "cost" in names:
+            report["pruning_cost"] = _pruning_cost(20 * args.repeats, tmp)
         if "export" in names:
             report["export_nature_width3"] = _export_sizes(tmp)
         for name in (name for name in names if name in THROUGHPUT):

@@ -5,6 +5,8 @@ import numpy as np
 import tensorflow as tf
 from tf_agents.specs import tensor_spec
 
+from tfprune_rl.console import without_noise
+
 CONTINUOUS_ENV_EXAMPLES = "a gymnasium id with Box actions, such as HalfCheetah-v5, Hopper-v5, " \
     "Walker2d-v5 or Pendulum-v1"
 
@@ -14,7 +16,8 @@ def make_continuous_env(env_id: str) -> gym.Env:
         gym.spec(env_id)
     except gym.error.Error:
         raise ValueError(f"unknown env {env_id!r}; expected {CONTINUOUS_ENV_EXAMPLES}") from None
-    env = gym.make(env_id)
+    with without_noise():  # MuJoCo's notice about gymnasium's own model files
+        env = gym.make(env_id)
     if not isinstance(env.action_space, gym.spaces.Box) or not isinstance(
             env.observation_space, gym.spaces.Box):
         raise ValueError(f"env {env_id!r} has action space {env.action_space} and observation "

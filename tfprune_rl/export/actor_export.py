@@ -10,7 +10,7 @@ from tf_agents.policies import actor_policy, policy_saver
 from tf_agents.trajectories import time_step as ts
 
 from tfprune_rl.export.run_export import (
-    SAVED_MODEL, ExportCheckError, build_export, saved_model_report,
+    SAVED_MODEL, ExportCheckError, build_export, check_finite, saved_model_report,
 )
 from tfprune_rl.export.saved_model import metadata_variable
 from tfprune_rl.networks.actor_critic import ActorNetwork
@@ -32,6 +32,7 @@ def export_actor(actor: ActorNetwork, action_spec, output_dir: str, observations
     the written files)."""
     observation_spec = actor.input_tensor_spec
     time_step_spec = ts.time_step_spec(observation_spec)
+    check_finite(actor, actor(tf.constant(observations, tf.float32))[0].numpy())
 
     def build(tmp_dir: str) -> dict:
         path = os.path.join(tmp_dir, SAVED_MODEL)

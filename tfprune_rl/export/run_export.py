@@ -40,6 +40,19 @@ def check_export_options(formats, quantize: str) -> None:
                          "add tflite to the formats")
 
 
+def check_finite(network: tf.keras.layers.Layer, outputs: np.ndarray) -> None:
+    """Refuses a diverged network before anything is written: a weight, or an output on the
+    check observations, that is not finite."""
+    for variable in network.variables:
+        if not np.all(np.isfinite(variable.numpy())):
+            raise ExportCheckError(f"{variable.name} holds non-finite values; a diverged "
+                                   "network is not exported")
+    bad = ~np.isfinite(np.reshape(outputs, (len(outputs), -1))).all(axis=1)
+    if bad.any():
+        raise ExportCheckError(f"{network.name}'s outputs are not finite on {int(bad.sum())} "
+                               f"of {len(bad)} check observations; it is not exported")
+
+
 def export_network(
     q_network: QNetwork, time_step_spec, action_spec, output_dir: str, observations: np.ndarray,
     metadata: dict, train_step: int, v_max: float = 10.0, formats=("saved_model",),
@@ -51,6 +64,7 @@ def export_network(
     from the env) check the exported actions and calibrate int8 quantization. Returns the report.
     """
     check_export_options(formats, quantize)
+    check_finite(q_network, q_network(tf.constant(observations))[0].numpy())
 
     def build(tmp_dir: str) -> dict:
         saved_model_dir = os.path.join(tmp_dir, SAVED_MODEL)

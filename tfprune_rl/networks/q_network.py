@@ -52,6 +52,9 @@ class QNetwork(network.Network):
         name: str = "QNetwork",
     ):
         super().__init__(input_tensor_spec, state_spec=(), name=name)
+        if encoder != "mlp" and input_tensor_spec.shape.rank != 3:
+            raise ValueError(f"encoder {encoder!r} needs image observations (height, width, "
+                             f"channels), not shape {tuple(input_tensor_spec.shape)}; use mlp")
         self._num_actions = int(action_spec.maximum) - int(action_spec.minimum) + 1
         self._num_atoms = num_atoms
         self._normalize_features = normalize_features

@@ -2,10 +2,10 @@
 
 A wrapper advances its own step on every call with training=True, so the schedule would count
 forward passes, not gradient updates, and re-masks its kernel on every call. Networks here run
-the layers inside the wrappers. The training step re-masks the kernels after each optimizer
-step (`apply_masks`, fused into the step) and, after the updates at which the schedule is due
-(`PruningConfig.mask_update_steps`, counted in gradient updates), calls `update_masks`: the
-only place masks change. Masks follow the wrapper's TF-MOT schedule; they are computed here
+the layers inside the wrappers. Pruned weights stay exactly zero between mask updates because
+the optimizer (`MaskedAdam`) masks gradients, so no step re-masks; after the updates at which
+the schedule is due (`PruningConfig.mask_update_steps`, counted in gradient updates), training
+calls `update_masks`: the only place masks change. Masks follow the wrapper's TF-MOT schedule; they are computed here
 (see `_prune`), not by TF-MOT's own update, which can revive pruned weights.
 """
 
@@ -62,7 +62,7 @@ def update_masks(wrappers: Sequence[PruneLowMagnitude], step) -> None:
     """Moves every wrapper to schedule step `step`, recomputes masks where due, re-masks.
 
     Training calls it (XLA-compiled) only after the updates at which a mask update is due
-    (`PruningConfig.mask_update_steps`); the train step itself only re-masks (`apply_masks`).
+    (`PruningConfig.mask_update_steps`).
     """
     for wrapper in wrappers:
         wrapper.pruning_step.assign(tf.cast(step, tf.int64))

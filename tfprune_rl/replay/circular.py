@@ -97,6 +97,12 @@ class ReplayBuffer:
         tree_bytes = self._tree.nodes.nbytes if self._tree else 0
         return sum(array.nbytes for array in self._data.values()) + tree_bytes
 
+    def max_abs_reward(self) -> float:
+        """The largest |reward| stored, as the agent learns it (clipped to 1 with clipping);
+        empty slots hold 0."""
+        largest = float(np.max(np.abs(self._data["reward"])))
+        return min(largest, 1.0) if self.clip_rewards else largest
+
     def add(self, observations, actions, rewards, terminated, truncated,
             next_observations) -> None:
         """One env step of every stream, one row each, with raw rewards; a stream whose episode
@@ -290,17 +296,24 @@ class ReplayBuffer:
             )
 
     def load(self, path: str) -> None:
-        with np.load(path) as saved:
-            for field, array in self._data.items():
-                if saved[field].shape != array.shape:
-                    raise ValueError(
-                        f"replay file {path} holds {field} of shape {saved[field].shape}, "
-                        f"expected {array.shape}"
-                    )
-                array[...] = saved[field]
-            self._added[...] = saved["added"]
-            self._episode_step[...] = saved["episode_step_now"]
-            if self._tree:
-                self._tree.nodes[...] = saved["tree"]
-                self._tree.max_priority = float(saved["max_priority"])
-            self._rng.bit_generator.state = json.loads(str(saved["rng"]))
+        """Reads the whole file before changing anything, so a damaged one (which raises
+        `ValueError`, `OSError` or `zipfile.BadZipFile`) leaves the buffer as it was."""
+        with np.load(path, allow_pickle=False) as file:
+            saved = {name: file[name] for name in file.files}
+        expected = {**self._data, "added": self._added, "episode_step_now": self._episode_step}
+        if self._tree:
+            expected["tree"] = self._tree.nodes
+        missing = [name for name in [*expected, "rng", *(["max_priority"] if self._tree else [])]
+                   if name not in saved]
+        if missing:
+            raise ValueError(f"replay file {path} lacks {', '.join(missing)}")
+        for field, array in expected.items():
+            if saved[field].shape != array.shape:
+                raise ValueError(f"replay file {path} holds {field} of shape "
+                                 f"{saved[field].shape}, expected {array.shape}")
+        rng_state = json.loads(str(saved["rng"]))
+        for field, array in expected.items():
+            array[...] = saved[field]
+        if self._tree:
+            self._tree.max_priority = float(saved["max_priority"])
+        self._rng.bit_generator.state = rng_state

@@ -5,10 +5,17 @@ file, so a trial runs exactly as a user's own command would. A backend's `start`
 handle; `poll` gives the exit code once the trial has ended (None before); `stop` ends it.
 """
 
+import ctypes
+import functools
 import os
+import signal
 import subprocess
 import sys
 import time
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# Loaded here: a forked child of a threaded process (a Ray worker) must not load libraries.
+_LIBC = ctypes.CDLL(None) if sys.platform == "linux" else None
 
 
 def trainer_env(cpus: int) -> dict[str, str]:
@@ -24,10 +31,21 @@ def _open_log(log_path: str, module: str, args: list[str]):
     return log
 
 
+def _die_with(parent: int) -> None:
+    """In the child before exec: the kernel SIGKILLs it when its parent dies (Linux's
+    parent-death signal), so a killed sweep or Ray worker leaves no trainer behind."""
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)  # pylint: disable=protected-access
+
+
 def _start_trainer(module: str, args: list[str], log_path: str, cpus: int) -> subprocess.Popen:
+    die_with_parent = (functools.partial(_die_with, os.getpid()) if sys.platform == "linux"
+                       else None)
     with _open_log(log_path, module, args) as log:
-        return subprocess.Popen([sys.executable, "-m", module, *args],
-                                stdout=log, stderr=subprocess.STDOUT, env=trainer_env(cpus))
+        return subprocess.Popen([sys.executable, "-m", module, *args], stdout=log,
+                                stderr=subprocess.STDOUT, env=trainer_env(cpus),
+                                preexec_fn=die_with_parent)
 
 
 class LocalBackend:

@@ -1,8 +1,8 @@
 """Runs a sweep's trials through a backend, a bounded number at a time.
 
-Idempotent: a trial whose run directory has metrics.json is finished and skipped; any other
-trial is started, and the trainer resumes it from its latest checkpoint. A failed trial is
-reported with its log and the others go on.
+Idempotent: a trial whose run directory has metrics.json is finished and skipped; one another
+process holds waits for it; any other trial is started, and the trainer resumes it from its
+latest checkpoint. A failed trial is reported with its log and the others go on.
 """
 
 import dataclasses
@@ -13,6 +13,7 @@ import time
 from typing import Callable
 
 from tfprune_rl.sweeps.grid import Trial
+from tfprune_rl.training.run_dir import run_dir_holder
 
 _PROGRESS = re.compile(r"(?:env steps|updates) ([\d,]+)/([\d,]+)")
 
@@ -45,11 +46,16 @@ def run_sweep(trials: list[Trial], trainer_flagfiles: list[str], root_dir: str, 
         f"running {min(parallel, len(pending))} at a time")
     running: dict[Trial, tuple[object, float]] = {}
     durations: list[float] = []
+    held: set[Trial] = set()
     start = last_progress = time.time()
     try:
         while pending or running:
-            while pending and len(running) < parallel:
-                trial = pending.pop(0)
+            free = [trial for trial in pending if not _held(root_dir, trial, held, log)]
+            for trial in free[:parallel - len(running)]:
+                pending.remove(trial)
+                if is_finished(root_dir, trial):  # by the process that held it
+                    outcome.skipped.append(trial.run_id)
+                    continue
                 args = trial.trainer_args(trainer_flagfiles, root_dir)
                 running[trial] = (backend.start(args, log_path(root_dir, trial)), time.time())
             for trial, (handle, started) in list(running.items()):
@@ -76,6 +82,17 @@ def run_sweep(trials: list[Trial], trainer_flagfiles: list[str], root_dir: str, 
         raise
     log(_progress_line(outcome, 0, 0, time.time() - start, 0.0))
     return outcome
+
+
+def _held(root_dir: str, trial: Trial, reported: set, log: Callable[[str], None]) -> bool:
+    """Whether another live process (say, the trainer of a sweep that was killed) holds the
+    trial's run directory: then it waits, reported once, and never gets a second trainer."""
+    holder = run_dir_holder(run_dir(root_dir, trial))
+    if holder and trial not in reported:
+        reported.add(trial)
+        log(f"sweep: trial {trial.run_id} is held by another process (pid {holder}); "
+            "waiting for it to end")
+    return bool(holder)
 
 
 def _progress_line(outcome: SweepOutcome, running: int, pending: int, elapsed: float,

@@ -29,6 +29,22 @@ def build_q_network(config: TrainConfig, observation_spec, action_spec) -> QNetw
     )
 
 
+def check_memory(config: TrainConfig, observation_spec, action_spec) -> None:
+    """Refuses, before anything is written, a width whose networks cannot fit in this
+    machine's memory. Estimate: the width-1 network's parameters times width^2 (hidden-to-
+    hidden kernels grow so; an upper bound), times 6 float32 copies (weights, target, mask,
+    gradient and Adam's two moments)."""
+    base = QNetwork(observation_spec, action_spec, config.encoder, 1, config.hidden_units,
+                    num_atoms(config.agent))
+    base.create_variables()
+    parameters = base.count_params() * config.width ** 2
+    needed, memory = parameters * 6 * 4, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if needed > memory:
+        raise ValueError(f"width={config.width} needs about {needed / 2**30:,.1f} GiB for "
+                         f"~{parameters:,} parameters (x 6 float32 copies), more than this "
+                         f"machine's {memory / 2**30:,.1f} GiB; choose a smaller width")
+
+
 def collect_epsilon(config: TrainConfig, env_steps: tf.Variable) -> Callable[[], tf.Tensor]:
     """The collect policy's epsilon as a function of the env step counter `env_steps`."""
     return lambda: linearly_decaying_epsilon(

@@ -80,6 +80,15 @@ class TrainConfig:
         for name in ("redo_period", "reset_period"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 0 (0 turns it off)")
+        h = self.hparams
+        if not (h.learning_rate > 0 and h.adam_epsilon > 0):
+            raise ValueError(f"learning_rate={h.learning_rate} and adam_epsilon={h.adam_epsilon} "
+                             "must both be > 0 (Adam divides by epsilon)")
+        if not 0.0 <= h.gamma < 1.0:
+            raise ValueError(f"gamma={h.gamma} must be in [0, 1)")
+        if not self.offline and self.replay_capacity < self.batch_size:
+            raise ValueError(f"replay_capacity={self.replay_capacity} cannot hold one batch of "
+                             f"batch_size={self.batch_size}; it must be at least that")
         if self.redo_tau < 0:
             raise ValueError(f"redo_tau={self.redo_tau} must be >= 0")
         if self.num_env_steps % self.num_envs:

@@ -25,7 +25,7 @@ from tfprune_rl.pruning import (
 from tfprune_rl.pruning.saliency import global_masks, install_masks, saliency_scores, wrap_fixed
 from tfprune_rl.training.continuous_config import ContinuousConfig
 from tfprune_rl.training.evaluation import EVAL_SEED_OFFSET, evaluate
-from tfprune_rl.training.runner import Intervals, run
+from tfprune_rl.training.runner import Intervals, check_finite, run
 from tfprune_rl.training.timing import PhaseTimer
 
 
@@ -137,6 +137,9 @@ class ContinuousTrainer:
     def checkpointed(self) -> dict:
         return {"agent": self.agent}
 
+    def divergence_hint(self) -> str:
+        return f"--learning_rate={self.agent.hyperparams.learning_rate:g} (lower it)"
+
     def start(self, position: int) -> None:
         config, references = self.config, self.references
         episodes = self.transitions.episode_returns()
@@ -165,6 +168,8 @@ class ContinuousTrainer:
                 [config.seed, self.updates, 2])))
         with self.timer.phase("learner"):
             self.losses = self.train_step(batch, self.updates % self.delay == 0)
+        check_finite(np.array([float(v) for v in self.losses.values()]), self.updates + 1,
+                     self.divergence_hint())
         self.updates += 1
         if self.updates in self.mask_updates:
             with self.timer.phase("masks"):

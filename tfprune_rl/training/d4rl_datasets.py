@@ -23,6 +23,7 @@ from tfprune_rl.agents.continuous import ContinuousHyperparams, SacAgent
 from tfprune_rl.console import device_name
 from tfprune_rl.envs import continuous_specs, make_continuous_env
 from tfprune_rl.files import atomic_open
+from tfprune_rl.training.run_dir import lock_run_dir
 from tfprune_rl.networks.actor_critic import ActorNetwork, CriticNetwork
 from tfprune_rl.offline.transitions import FORMAT, MANIFEST, Transitions
 
@@ -116,7 +117,7 @@ def generate_datasets(config: GenerationConfig, log: Callable[[str], None] = pri
     train_step = tf.function(agent.train)
     sample = tf.function(lambda o: agent.sample(o)[0])
     rng = np.random.default_rng(config.seed)
-    os.makedirs(config.output_dir, exist_ok=True)
+    lock_run_dir(config.output_dir)  # one generator per directory, as one trainer per run
     datasets = {}
 
     def policy(observation):

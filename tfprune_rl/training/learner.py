@@ -94,7 +94,7 @@ class Learner:
         def learn_and_act(env_step, *inputs):
             observation, batch = (inputs[0], inputs[1:]) if act else (None, inputs)
             results = [update(batch[0][i], batch[1][i]) for i in range(updates)]
-            for wrapper in self._wrappers:  # the schedule counts gradient updates
+            for wrapper in self._wrappers if updates else ():  # the schedule counts updates
                 wrapper.pruning_step.assign(agent.train_step_counter)
             losses = tf.stack([loss for loss, _ in results]) if results else tf.zeros([0])
             priorities = (tf.stack([p for _, p in results]) if results

@@ -20,9 +20,29 @@ from tfprune_rl.console import device_name
 from tfprune_rl.export import SAVED_MODEL
 from tfprune_rl.files import atomic_open
 from tfprune_rl.replay import ReplayBuffer
-from tfprune_rl.training.checkpoints import RunCheckpoints
+from tfprune_rl.training.checkpoints import CheckpointError, RunCheckpoints
 from tfprune_rl.training.jsonl_log import JsonlLog
+from tfprune_rl.training.run_dir import lock_run_dir, remove_leftovers
 from tfprune_rl.training.timing import PhaseTimer
+
+
+class Diverged(RuntimeError):
+    """Training produced a non-finite loss or weight: the run stops where it first shows."""
+
+
+# What stops a run with one line from its command (no traceback): divergence, no readable
+# checkpoint, and the OS refusing a file (full disk, permissions, read-only).
+RUN_STOPS = (Diverged, CheckpointError, OSError, tf.errors.PermissionDeniedError,
+             tf.errors.ResourceExhaustedError)
+
+
+def check_finite(losses: np.ndarray, first_update: int, hint: str) -> None:
+    """Raises `Diverged` naming the first update (counted from `first_update`, the number of
+    the first loss) whose loss is not finite, and `hint`, the flags that likely caused it."""
+    bad = np.flatnonzero(~np.isfinite(losses))
+    if bad.size:
+        raise Diverged(f"training diverged: loss {losses.flat[bad[0]]} at update "
+                       f"{first_update + int(bad[0]):,}; likely cause: {hint}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +67,9 @@ class Trainer(Protocol):
 
     def checkpointed(self) -> dict:
         """The TF objects a checkpoint holds, by name."""
+
+    def divergence_hint(self) -> str:
+        """The flags (with their values) that most likely made training diverge."""
 
     def start(self, position: int) -> None:
         """After a restore (or at 0): gets ready to step from `position`."""
@@ -85,23 +108,26 @@ def run(trainer: Trainer, log: Callable[[str], None] = print) -> dict:
     """Trains `trainer`'s run in its root directory to the end, resuming from the latest
     checkpoint; returns the final metrics (read back if the run is already complete)."""
     root_dir, intervals, unit = trainer.root_dir, trainer.intervals, trainer.unit
-    os.makedirs(root_dir, exist_ok=True)
+    lock_run_dir(root_dir)
+    leftovers = remove_leftovers(root_dir)
     wall_time = tf.Variable(0.0, dtype=tf.float64, name="wall_time_s")
     checkpoints = RunCheckpoints(os.path.join(root_dir, "checkpoints"), trainer.replay,
                                  wall_time=wall_time, **trainer.checkpointed())
     metrics_path = os.path.join(root_dir, "metrics.json")
-    position = checkpoints.latest_step()
-    if position >= intervals.total and os.path.exists(metrics_path):
-        status = f"already complete at {position:,} {unit}"
-    elif position:
-        status = f"resumed from {unit[:-1]} {position:,}"
-    else:
-        status = "new run"
-    log(f"{trainer.describe()} | {root_dir} | {status} | {device_name()}")
-    if status.startswith("already"):
+    steps = checkpoints.steps()
+    if steps and steps[-1] >= intervals.total and os.path.exists(metrics_path):
+        log(f"{trainer.describe()} | {root_dir} | already complete at {steps[-1]:,} {unit} | "
+            f"{device_name()}")
         with open(metrics_path) as f:
             return json.load(f)
-    checkpoints.restore(position)
+    position, skipped = checkpoints.restore_latest()
+    status = f"resumed from {unit[:-1]} {position:,}" if position else "new run"
+    log(f"{trainer.describe()} | {root_dir} | {status} | {device_name()}")
+    if leftovers:
+        log(f"removed what a killed process left: {', '.join(leftovers)}")
+    if skipped:
+        log(f"warning: skipped unreadable checkpoint(s) {'; '.join(skipped)}; resumed from "
+            f"{unit[:-1]} {position:,}")
     trainer.start(position)
     evaluations = JsonlLog(os.path.join(root_dir, "evaluations.jsonl"))
     # The final evaluation follows the last checkpoint, so a resumed run always redoes it.
@@ -143,6 +169,7 @@ def run(trainer: Trainer, log: Callable[[str], None] = print) -> dict:
                 wall_time.assign_add(time.time() - session_start)
                 session_start = time.time()
                 with trainer.timer.phase("checkpoint"):
+                    _check_weights(trainer.checkpointed(), trainer.divergence_hint())
                     trainer.before_checkpoint(position)
                     checkpoints.save(position)
         returns = evaluate()
@@ -165,6 +192,16 @@ def run(trainer: Trainer, log: Callable[[str], None] = print) -> dict:
     log(f"done: eval return {mean:.1f}{_text(trainer.score(mean))}, sparsity "
         f"{metrics['sparsity']:.4f} (read from {os.path.join(export_dir, SAVED_MODEL)})")
     return metrics
+
+
+def _check_weights(objects: dict, hint: str) -> None:
+    """Raises `Diverged` if a trainable weight is not finite: a checkpoint is never written
+    from a diverged network, so the last one kept is always finite."""
+    for obj in objects.values():
+        for variable in getattr(obj, "trainable_variables", ()):
+            if not np.all(np.isfinite(variable.numpy())):
+                raise Diverged(f"training diverged: weights of {variable.name} are not "
+                               f"finite; likely cause: {hint}")
 
 
 def _text(score: dict) -> str:

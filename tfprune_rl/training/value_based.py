@@ -35,7 +35,7 @@ from tfprune_rl.training.config import TrainConfig, updates_between
 from tfprune_rl.training.evaluation import EVAL_SEED_OFFSET, evaluate
 from tfprune_rl.training.jsonl_log import JsonlLog
 from tfprune_rl.training.learner import Learner
-from tfprune_rl.training.runner import Intervals
+from tfprune_rl.training.runner import Intervals, check_finite
 from tfprune_rl.training.timing import PhaseTimer
 
 DATASET_DIR = "dataset"  # where --record_dataset writes, in the run directory
@@ -94,6 +94,7 @@ class ValueBasedTrainer:
         self.losses = tf.constant([float("nan")])
         self.last_eval_return = None
         self.recorder = None
+        self.q_warned = False
 
     # What the runner asks of a trainer (see `training.runner.Trainer`).
 
@@ -109,6 +110,11 @@ class ValueBasedTrainer:
     def checkpointed(self) -> dict:
         return {"agent": self.agent, "env_steps": self.env_steps,
                 "explore_rng": self.explore_rng}
+
+    def divergence_hint(self) -> str:
+        h = self.config.hparams
+        return (f"--learning_rate={h.learning_rate:g} or --adam_epsilon={h.adam_epsilon:g} "
+                "(lower the first, raise the second)")
 
     def start(self, position: int) -> None:
         config = self.config
@@ -194,6 +200,7 @@ class ValueBasedTrainer:
                     f"return {_mean(self.recent_returns):.1f} "
                     f"(last {len(self.recent_returns)} episodes)")
         line += f" | sparsity {sparsity:.3f} | loss {loss:.4f}"
+        self._check_q_estimates()
         return line + _diagnostics_summary(self.last_diagnostics), throughput
 
     def evaluate(self) -> list[float]:
@@ -268,7 +275,8 @@ class ValueBasedTrainer:
                 actions, losses, priorities = self.learner(
                     self.env_step, batch, self.observation if act else None)
             if count:
-                self.losses = losses  # read at the next progress line only
+                check_finite(losses.numpy(), self.updates + 1, self.divergence_hint())
+                self.losses = losses
                 self.updates += count
                 due -= count
                 if self.config.replay_scheme == "prioritized":
@@ -327,6 +335,21 @@ class ValueBasedTrainer:
                 reset_last_layer(self.q_network, self.optimizer,
                                  np.random.default_rng([c.seed, update, 1]))
             tf.summary.scalar("reset/resets", update // c.reset_period, step=position)
+
+    def _check_q_estimates(self) -> None:
+        """Warns once when Q estimates exceed 10 x max|r| / (1 - gamma) on a replay batch: no
+        return the rewards seen so far allow comes near, so training is likely diverging."""
+        max_reward = self.replay.max_abs_reward() if self.updates else 0.0
+        if self.q_warned or not max_reward:
+            return
+        outputs, _ = self.q_network(self._probe_observations())
+        largest = float(tf.reduce_max(tf.abs(q_values(outputs, self.config.hparams.v_max))))
+        bound = 10 * max_reward / (1 - self.config.hparams.gamma)
+        if largest > bound:
+            self.q_warned = True
+            self.log(f"warning: Q estimates reach {largest:.3g} at update {self.updates:,}, "
+                     f"beyond 10 x max|r| / (1 - gamma) = {bound:.3g}; training may be "
+                     f"diverging ({self.divergence_hint()})")
 
     def _probe_observations(self) -> np.ndarray:
         """A replay batch drawn by its own generator, the same whenever the run is resumed."""
