@@ -101,7 +101,8 @@ def test_a_damaged_checkpoint_falls_back_to_the_newest_readable_one(interrupted_
     with open(root_dir / "diagnostics.jsonl") as f:
         updates = [json.loads(row)["update"] for row in f]
     assert updates == list(range(100, updates[-1] + 1, 100)) and updates[-1] >= 1200
-    tf.train.get_checkpoint_state(str(root_dir / "checkpoints"))  # the index is whole again
+    index = tf.train.get_checkpoint_state(str(root_dir / "checkpoints"))  # whole again
+    assert index.model_checkpoint_path.endswith("ckpt-1500")
 
 
 def test_no_readable_checkpoint_is_one_error_and_deletes_nothing(interrupted_run, tmp_path):
