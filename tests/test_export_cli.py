@@ -32,7 +32,7 @@ def run_dir(default_runs):
 def mid_export(run_dir, tmp_path_factory):
     output_dir = str(tmp_path_factory.mktemp("mid") / "export")
     result = cli.run(f"--run_dir={run_dir}", "--checkpoint=45000", f"--output_dir={output_dir}",
-                     module=EXPORT)
+                     "--packing=packed", module=EXPORT)
     assert result.returncode == 0, result.stderr[-3000:]
     return output_dir, result.stdout
 
@@ -45,6 +45,7 @@ def _snapshot(directory):
 def test_export_from_a_mid_training_checkpoint(run_dir, mid_export):
     output_dir, stdout = mid_export
     assert f"exported env step 45,000 (update 44,000) of {run_dir}" in stdout
+    assert "serving: packed (hidden_1 packed)" in stdout  # the others are too dense to gain
     with open(os.path.join(output_dir, "report.json")) as f:
         report = json.load(f)
     assert report["metadata"]["env_step"] == 45_000 and report["metadata"]["train_step"] == 44_000
@@ -117,7 +118,10 @@ def test_inspect_reads_both_formats(mid_export, tool_outputs, capsys):
     assert summary["weight_sparsity"] == pytest.approx(report["saved_model"]["sparsity"])
     assert summary["gzip_bytes"] == report["saved_model"]["gzip_bytes"]
     kernel = next(t for t in summary["tensors"] if t["name"] == "hidden_1/kernel")
-    assert kernel["shape"] == [64 * 4, 64 * 4] and kernel["bytes"] == 256 * 256 * 4
+    stored = export.saved_kernels(os.path.join(output_dir, "saved_model"))["hidden_1"]
+    assert kernel["shape"] == [64 * 4, 64 * 4] and kernel["format"] == "packed"
+    assert kernel["bytes"] == export.pack(stored).nbytes < 256 * 256 * 4 / 4
+    assert kernel["zeros_fraction"] == pytest.approx(report["layer_sparsity"]["hidden_1"])
     assert _run_in_process(inspect_cli, os.path.join(output_dir, "model.tflite")) == ""
     last_lines = capsys.readouterr().out.strip().splitlines()[-2:]
     assert last_lines[0].startswith(f"weight sparsity {report['tflite']['sparsity']:.4f} over")
@@ -144,6 +148,8 @@ def test_bad_input_fails_with_one_line_and_leaves_exports_untouched(run_dir, tmp
             f"--run_dir={run_dir}", "--format=onnx"],
         "unsupported quantization 'fp16'; choose one of none, dynamic, int8": [
             f"--run_dir={run_dir}", "--quantize=fp16"],
+        "unsupported packing 'csr'; choose one of auto, packed, dense": [
+            f"--run_dir={run_dir}", "--packing=csr"],
         f"cannot write the export to {a_file}/export: Not a directory": [
             f"--run_dir={run_dir}", f"--output_dir={a_file}/export"],
     }
@@ -158,3 +164,16 @@ def test_bad_input_fails_with_one_line_and_leaves_exports_untouched(run_dir, tmp
         f"({no_checkpoints}/checkpoints holds none)")
     assert _snapshot(run_dir) == before
     assert sorted(os.listdir(tmp_path)) == ["a_file", "no_checkpoints"]
+
+
+def test_inspect_refuses_a_corrupted_packed_export_in_one_line(mid_export, tmp_path):
+    copy = tmp_path / "saved_model"
+    shutil.copytree(os.path.join(mid_export[0], "saved_model"), copy)
+    data = next((copy / "variables").glob("variables.data-*"))
+    content = bytearray(data.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    data.write_bytes(bytes(content))
+    message = _run_in_process(inspect_cli, str(copy))
+    assert message.startswith(f"tfprune-inspect: error: cannot read {copy}: ")
+    assert "Checksum does not match" in message
+    assert "\n" not in message

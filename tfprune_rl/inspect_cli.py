@@ -1,7 +1,8 @@
 """What an exported model holds: tfprune-inspect PATH [--json].
 
 PATH is a SavedModel directory or a .tflite file. Prints each stored tensor's shape, zeros
-fraction and bytes, the sparsity of the weights (kernels of rank 2 and up), and the raw and
+fraction, bytes and format (a packed kernel: its dense shape, and the bytes of its kept values
+and their positions), the sparsity of the weights (kernels of rank 2 and up), and the raw and
 gzip sizes; --json prints the same as one JSON object.
 """
 
@@ -22,11 +23,11 @@ flags.DEFINE_bool("json", False, "Print one JSON object instead of a table.")
 
 def _table(summary: dict) -> str:
     width = max(len(t["name"]) for t in summary["tensors"])
-    lines = [f"{'tensor':<{width}}  {'shape':<18} {'dtype':<8} {'zeros':>7} {'bytes':>12}"]
+    lines = [f"{'tensor':<{width}}  {'shape':<18} {'dtype':<8} {'zeros':>7} {'bytes':>12}  format"]
     for t in summary["tensors"]:
         shape = "x".join(str(d) for d in t["shape"]) or "scalar"
         lines.append(f"{t['name']:<{width}}  {shape:<18} {t['dtype']:<8} "
-                     f"{t['zeros_fraction']:>7.2%} {t['bytes']:>12,}")
+                     f"{t['zeros_fraction']:>7.2%} {t['bytes']:>12,}  {t['format']}")
     lines.append(f"weight sparsity {summary['weight_sparsity']:.4f} over "
                  f"{summary['weight_parameters']:,} weights (kernels of rank 2 and up)")
     lines.append(f"size {summary['bytes']:,} bytes, {summary['gzip_bytes']:,} gzipped")

@@ -23,14 +23,19 @@ this script.
   Nature width 1 (8 envs).
 - `masks`: one mask update (the XLA-compiled `update_masks` at a due step) of a 95% ERK
   network, timed on its own: MinAtar width 1, Nature widths 1 and 3 (a 14M-weight kernel).
-- `export`: a Nature CNN of width 3 on Pong's observations exported dense and 95% pruned
-  (ERK, masks from the initial weights) with `tfprune_rl.export.export_network`; SavedModel
-  and TFLite sizes, raw and gzipped.
+- `export`: Nature and Impala encoders (--export_encoders) of widths 1, 3 and 5
+  (--export_widths) on Pong's observations, exported dense and at 90%, 95% and 99% ERK
+  sparsity (masks from the initial weights) by `tfprune_rl.export.export_network` as training
+  exports (packing `auto`). Reports SavedModel and TFLite sizes, raw and gzipped. Reports
+  `serving_default` latency of the dense and pruned SavedModels, loaded side by side and
+  called alternately, at batch 1 and 32, and the batch at which dense catches up. Prints a
+  table and writes a figure (--figure).
 """
 
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,12 +49,17 @@ sys.path.insert(0, REPO_ROOT)
 from tfprune_rl.console import quiet_startup  # noqa: E402
 
 with quiet_startup():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     import tensorflow as tf
     from tf_agents.trajectories import time_step as ts
 
     from tfprune_rl import pruning
     from tfprune_rl.envs import env_specs, make_gym_env, random_observations
     from tfprune_rl.export import export_network
+    from tfprune_rl.export import packed
     from tfprune_rl.replay import ReplayBuffer
     from tfprune_rl.training import TrainConfig, ValueBasedTrainer
     from tfprune_rl.training.build import build_q_network
@@ -214,39 +224,137 @@ def _replay_bytes() -> dict:
     }
 
 
-def _export_sizes(tmp: str) -> dict:
-    """Export sizes of a Nature CNN, width 3, dense and 95% pruned; gzip ratios dense/pruned."""
-    env_id = "ALE/Pong-v5"
-    env = make_gym_env(env_id)
+EXPORT_SPARSITIES = (0.9, 0.95, 0.99)
+EXPORT_BATCHES = (1, 2, 4, 8, 16, 32)
+
+
+def _exported(encoder: str, width: int, sparsity: float, output_dir: str, observations) -> dict:
+    """One export (packing `auto`, as training does) of a network on Pong's observations, its
+    masks computed from the initial weights (ERK)."""
+    env = make_gym_env("ALE/Pong-v5")
     observation_spec, action_spec = env_specs(env)
     env.close()
-    observations = random_observations(env_id, True, 64, seed=0)
-    sizes = {}
-    for variant, sparsity in (("dense", 0.0), ("pruned", 0.95)):
-        # Masks update every step, so step 80 of 100 (the schedule's end) holds the final sparsity.
-        config = TrainConfig(root_dir=tmp, env_id=env_id, agent="dqn", encoder="nature", width=3,
-                             sparsity=sparsity, num_env_steps=100, learning_starts=0,
-                             schedule=pruning.GradualSchedule(frequency=1))
-        q_network = build_q_network(config, observation_spec, action_spec)
+    # Masks update every step, so step 80 of 100 (the schedule's end) holds the final sparsity.
+    config = TrainConfig(root_dir=output_dir, env_id="ALE/Pong-v5", agent="dqn", encoder=encoder,
+                         width=width, sparsity=sparsity, num_env_steps=100, learning_starts=0,
+                         schedule=pruning.GradualSchedule(frequency=1))
+    q_network = build_q_network(config, observation_spec, action_spec)
+    if sparsity:
         pruning.update_masks(pruning.pruning_wrappers(q_network.stack), 80)
-        report = export_network(
-            q_network, ts.time_step_spec(observation_spec), action_spec,
-            os.path.join(tmp, f"export-{variant}"), observations, {"variant": variant},
-            train_step=0, formats=("saved_model", "tflite"))
-        sizes[variant] = {key: report[key] for key in ("parameters", "dense_equivalent_bytes")}
-        sizes[variant].update({f"{form}_{key}": report[form][key]
-                               for form in ("saved_model", "tflite")
-                               for key in ("bytes", "gzip_bytes", "sparsity")})
-        print(f"export   {variant:6s} sparsity {sizes[variant]['saved_model_sparsity']:.4f}: "
-              f"SavedModel {sizes[variant]['saved_model_bytes']:,} bytes, "
-              f"{sizes[variant]['saved_model_gzip_bytes']:,} gzipped; TFLite "
-              f"{sizes[variant]['tflite_bytes']:,} bytes, {sizes[variant]['tflite_gzip_bytes']:,} "
-              "gzipped", flush=True)
-    for form in ("saved_model", "tflite"):
-        ratio = sizes["dense"][f"{form}_gzip_bytes"] / sizes["pruned"][f"{form}_gzip_bytes"]
-        sizes[f"{form}_gzip_dense_over_pruned"] = ratio
-        print(f"export   {form} gzipped, dense/pruned: {ratio:.1f}x")
-    return sizes
+    return export_network(q_network, ts.time_step_spec(observation_spec), action_spec, output_dir,
+                          observations, {"sparsity": sparsity}, train_step=0,
+                          formats=("saved_model", "tflite"))
+
+
+def _serving_ms(paths: dict[str, str], observations, batch: int) -> dict[str, float]:
+    """`serving_default` latency of each SavedModel at `batch`, loaded as a user would, called
+    alternately, best of 5 rounds of about 0.2 s each (2 rounds of 2 calls past 0.1 s a call)."""
+    signatures = {name: tf.saved_model.load(path).signatures["serving_default"]
+                  for name, path in paths.items()}
+    inputs = tf.constant(observations[:batch])
+    functions = {name: (lambda f: lambda x: f(observation=x))(signature)
+                 for name, signature in signatures.items()}
+    first = max(packed.best_seconds(functions, inputs, rounds=1, calls=1).values())
+    seconds = packed.best_seconds(functions, inputs, rounds=5 if first < 0.1 else 2,
+                                  calls=max(2, int(0.2 / first)))
+    return {name: 1000 * value for name, value in seconds.items()}
+
+
+def _export_grid(encoders, widths, tmp: str) -> dict:
+    """Dense and pruned exports of each encoder and width: SavedModel and TFLite bytes (raw and
+    gzipped), `serving_default` latency at batch 1 and 32 (dense and pruned SavedModels loaded
+    side by side), and the batch at which the dense one catches up."""
+    observations = random_observations("ALE/Pong-v5", True, max(EXPORT_BATCHES), seed=0)
+    rows = []
+    for encoder in encoders:
+        for width in widths:
+            dense_dir = os.path.join(tmp, f"export-{encoder}-{width}-dense")
+            dense = _exported(encoder, width, 0.0, dense_dir, observations)
+            for sparsity in EXPORT_SPARSITIES:
+                pruned_dir = os.path.join(tmp, f"export-{encoder}-{width}-{sparsity}")
+                pruned = _exported(encoder, width, sparsity, pruned_dir, observations)
+                paths = {"dense": os.path.join(dense_dir, "saved_model"),
+                         "pruned": os.path.join(pruned_dir, "saved_model")}
+                latency, catch_up = {}, None
+                for batch in EXPORT_BATCHES:  # up to the first batch where dense is as fast
+                    latency[batch] = _serving_ms(paths, observations, batch)
+                    if latency[batch]["dense"] <= latency[batch]["pruned"]:
+                        catch_up = batch
+                        break
+                if 32 not in latency:
+                    latency[32] = _serving_ms(paths, observations, 32)
+                row = {
+                    "encoder": encoder, "width": width, "sparsity": sparsity,
+                    "format": pruned["packing"]["format"],
+                    "parameters": dense["parameters"],
+                    **{f"{variant}_{form}_{key}": report[form][key]
+                       for variant, report in (("dense", dense), ("pruned", pruned))
+                       for form in ("saved_model", "tflite") for key in ("bytes", "gzip_bytes")},
+                    "latency_ms": {str(batch): value for batch, value in sorted(latency.items())},
+                    "dense_catches_up_at_batch": catch_up,
+                }
+                row["raw_dense_over_pruned"] = (row["dense_saved_model_bytes"]
+                                                / row["pruned_saved_model_bytes"])
+                row["gzip_dense_over_pruned"] = (row["dense_saved_model_gzip_bytes"]
+                                                 / row["pruned_saved_model_gzip_bytes"])
+                row["batch1_speedup"] = latency[1]["dense"] / latency[1]["pruned"]
+                row["batch32_speedup"] = latency[32]["dense"] / latency[32]["pruned"]
+                rows.append(row)
+                print(f"export   {encoder} width {width} sparsity {sparsity}: "
+                      f"{row['format']}, SavedModel {row['raw_dense_over_pruned']:.1f}x smaller "
+                      f"({row['gzip_dense_over_pruned']:.1f}x gzipped), batch 1 "
+                      f"{latency[1]['dense']:.2f} -> {latency[1]['pruned']:.2f} ms "
+                      f"({row['batch1_speedup']:.2f}x), batch 32 {row['batch32_speedup']:.2f}x, "
+                      f"dense catches up at batch {catch_up}", flush=True)
+                shutil.rmtree(pruned_dir)
+            shutil.rmtree(dense_dir)
+    return {"rows": rows}
+
+
+def _export_table(rows: list[dict]) -> str:
+    lines = ["| encoder | width | sparsity | served | SavedModel MB dense / pruned | x smaller | "
+             "x smaller gzipped | TFLite MB pruned | batch 1 ms dense / pruned | batch 1 x | "
+             "batch 32 x | dense catches up at batch |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(
+            f"| {r['encoder']} | {r['width']} | {r['sparsity']} | {r['format']} | "
+            f"{r['dense_saved_model_bytes'] / 1e6:.1f} / {r['pruned_saved_model_bytes'] / 1e6:.2f} | "
+            f"{r['raw_dense_over_pruned']:.1f} | {r['gzip_dense_over_pruned']:.1f} | "
+            f"{r['pruned_tflite_bytes'] / 1e6:.2f} | {r['latency_ms']['1']['dense']:.2f} / "
+            f"{r['latency_ms']['1']['pruned']:.2f} | {r['batch1_speedup']:.2f} | "
+            f"{r['batch32_speedup']:.2f} | {r['dense_catches_up_at_batch'] or '> 32'} |")
+    return "\n".join(lines)
+
+
+def _export_figure(rows: list[dict], path: str) -> None:
+    """Batch-1 latency and SavedModel size against sparsity, per encoder; dense as dashed lines."""
+    encoders = sorted({r["encoder"] for r in rows})
+    figure, axes = plt.subplots(2, len(encoders), figsize=(5 * len(encoders), 7), squeeze=False)
+    for column, encoder in enumerate(encoders):
+        for width in sorted({r["width"] for r in rows if r["encoder"] == encoder}):
+            mine = [r for r in rows if r["encoder"] == encoder and r["width"] == width]
+            sparsities = [r["sparsity"] for r in mine]
+            for row, (key, unit) in enumerate((("latency", "ms"), ("bytes", "MB"))):
+                ax = axes[row][column]
+                if key == "latency":
+                    pruned = [r["latency_ms"]["1"]["pruned"] for r in mine]
+                    dense = [r["latency_ms"]["1"]["dense"] for r in mine]
+                else:
+                    pruned = [r["pruned_saved_model_bytes"] / 1e6 for r in mine]
+                    dense = [r["dense_saved_model_bytes"] / 1e6 for r in mine]
+                line, = ax.plot(sparsities, pruned, "o-", label=f"width {width} packed")
+                ax.axhline(np.median(dense), color=line.get_color(), linestyle="--",
+                           label=f"width {width} dense")
+                ax.set_yscale("log")
+                ax.set_xlabel("sparsity")
+                ax.set_ylabel(f"batch-1 latency ({unit})" if key == "latency"
+                              else f"SavedModel size ({unit})")
+                ax.set_title(f"{encoder}")
+        axes[0][column].legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
 
 
 def _table(report: dict) -> str:
@@ -282,6 +390,11 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(choices),
                         help=f"comma-separated subset of {', '.join(choices)}")
     parser.add_argument("--repeats", type=int, default=2, help="rounds of every variant")
+    parser.add_argument("--export_encoders", default="nature,impala",
+                        help="encoders of the export setting")
+    parser.add_argument("--export_widths", default="1,3,5", help="widths of the export setting")
+    parser.add_argument("--figure", default="benchmark_export.png",
+                        help="where the export setting's figure goes")
     args = parser.parse_args()
     names = args.only.split(",")
     unknown = sorted(set(names) - set(choices))
@@ -298,7 +411,11 @@ def main() -> None:
         if "cost" in names:
             report["pruning_cost"] = _pruning_cost(20 * args.repeats, tmp)
         if "export" in names:
-            report["export_nature_width3"] = _export_sizes(tmp)
+            report["export"] = _export_grid(args.export_encoders.split(","),
+                                            [int(w) for w in args.export_widths.split(",")], tmp)
+            print(_export_table(report["export"]["rows"]))
+            _export_figure(report["export"]["rows"], args.figure)
+            print(f"wrote {args.figure}")
         for name in (name for name in names if name in THROUGHPUT):
             report["settings"][name] = _throughput(name, args.repeats, tmp)
     for scheme, size in report["replay_bytes_per_transition_1M_atari"].items():

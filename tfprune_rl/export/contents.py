@@ -3,7 +3,9 @@ and bytes, for a SavedModel directory or a .tflite file; and raw and gzip sizes.
 
 Sparsity counts the weight tensors (rank 2 and up: dense and conv kernels), never biases or
 scalars. A .tflite tensor stored in TFLite's sparse format holds only its kept values; the
-entries it leaves out count as zeros.
+entries it leaves out count as zeros. A packed kernel in a SavedModel
+(`tfprune_rl.export.packed`) is read as the dense kernel it stands for, with the bytes of its
+parts; parts that do not fit together are refused.
 """
 
 import dataclasses
@@ -15,6 +17,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2, trackable_object_graph_pb2
 from tensorflow.lite.python import schema_py_generated as tflite_schema
+
+from tfprune_rl.export.packed import VARIABLE_NAMES, PackedKernel, unpack
 
 _TFLITE_DTYPES = {
     tflite_schema.TensorType.FLOAT32: np.float32, tflite_schema.TensorType.FLOAT16: np.float16,
@@ -31,6 +35,7 @@ class StoredTensor:
     dtype: str
     zeros: int
     bytes: int
+    format: str = "dense"
 
     @property
     def size(self) -> int:
@@ -43,7 +48,7 @@ class StoredTensor:
     def as_dict(self) -> dict:
         zeros_fraction = self.zeros / self.size if self.size else 0.0
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype,
-                "zeros_fraction": zeros_fraction, "bytes": self.bytes}
+                "zeros_fraction": zeros_fraction, "bytes": self.bytes, "format": self.format}
 
 
 def saved_variables(path: str) -> dict[str, np.ndarray]:
@@ -67,17 +72,39 @@ def saved_variables(path: str) -> dict[str, np.ndarray]:
     return variables
 
 
+def _unpacked_variables(path: str) -> dict[str, tuple[np.ndarray, int, str]]:
+    """name -> (value, bytes stored, format); a packed kernel's parts become one dense
+    `LAYER/kernel`."""
+    variables = saved_variables(path)
+    parts = set(VARIABLE_NAMES.values())
+    unpacked = {}
+    for name, value in variables.items():
+        layer, _, part = name.rpartition("/")
+        if part not in parts:
+            unpacked[name] = (np.asarray(value), int(np.asarray(value).nbytes), "dense")
+        elif part == VARIABLE_NAMES["values"]:
+            missing = [p for p in VARIABLE_NAMES.values() if f"{layer}/{p}" not in variables]
+            if missing:
+                raise ValueError(f"packed {layer}/kernel in {path} is corrupted: "
+                                 f"{', '.join(missing)} missing")
+            packed = PackedKernel(**{field: np.asarray(variables[f"{layer}/{p}"])
+                                     for field, p in VARIABLE_NAMES.items()})
+            unpacked[f"{layer}/kernel"] = (unpack(packed, f"{layer}/kernel in {path}"),
+                                           packed.nbytes, "packed")
+    return unpacked
+
+
 def saved_kernels(path: str) -> dict[str, np.ndarray]:
-    """The SavedModel's kernels, keyed by layer name."""
-    return {name.rsplit("/", 2)[-2]: value for name, value in saved_variables(path).items()
+    """The SavedModel's kernels (packed ones unpacked), keyed by layer name."""
+    return {name.rsplit("/", 2)[-2]: value for name, (value, _, _) in _unpacked_variables(path).items()
             if name.endswith("/kernel")}
 
 
 def stored_tensors(path: str) -> list[StoredTensor]:
     """The tensors stored in a SavedModel directory or a .tflite file."""
     if os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb")):
-        return [_from_array(name, np.asarray(value))
-                for name, value in saved_variables(path).items()]
+        return [dataclasses.replace(_from_array(name, value), bytes=stored, format=form)
+                for name, (value, stored, form) in _unpacked_variables(path).items()]
     if os.path.isfile(path) and path.endswith(".tflite"):
         return _tflite_tensors(path)
     raise ValueError(f"{path} is neither a SavedModel directory (with saved_model.pb) "

@@ -1,6 +1,10 @@
 """One export of a network: a directory with the SavedModel, optionally a .tflite file, and
 report.json, checked against the live greedy policy and written whole or not at all (built in
 a temporary directory, then renamed over the old one).
+
+The SavedModel serves the network packed where packing measures smaller and faster
+(`tfprune_rl.export.packed`); TFLite is converted from the dense serving function, because
+TFLite's own sparse format already stores only the kept weights.
 """
 
 import json
@@ -13,22 +17,29 @@ import tensorflow as tf
 from tf_agents.trajectories import time_step as ts
 
 from tfprune_rl.export.contents import summarize
-from tfprune_rl.export.saved_model import greedy_q_policy, write_saved_model
+from tfprune_rl.export.packed import PACKINGS, choose_serving
+from tfprune_rl.export.saved_model import greedy_q_policy, serving_function, write_saved_model
 from tfprune_rl.export.tflite import ACTION_AGREEMENT_BOUNDS, QUANTIZATIONS, convert_to_tflite, run_tflite
-from tfprune_rl.networks import QNetwork
+from tfprune_rl.networks import QNetwork, q_values
 
 FORMATS = ("saved_model", "tflite")
 CHECK_OBSERVATIONS = 256  # observations an export is checked on (and int8 calibrated on)
 SAVED_MODEL = "saved_model"
 TFLITE_FILE = "model.tflite"
 REPORT_FILE = "report.json"
+# Served Q-values lie within this fraction of the live ones' scale: their largest |Q|, or v_max
+# for a categorical head (its Q-values are means over [-v_max, v_max], so rounding in the
+# probabilities moves them in units of v_max even when they are near 0).
+Q_VALUE_TOLERANCE = 1e-5
 
 
 class ExportCheckError(RuntimeError):
     """An exported model does not act like the network it was exported from."""
 
 
-def check_export_options(formats, quantize: str) -> None:
+def check_export_options(formats, quantize: str, packing: str = "auto") -> None:
+    if packing not in PACKINGS:
+        raise ValueError(f"unsupported packing {packing!r}; choose one of {', '.join(PACKINGS)}")
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise ValueError(f"unsupported format {','.join(unknown) or '(none)'}; "
@@ -56,20 +67,24 @@ def check_finite(network: tf.keras.layers.Layer, outputs: np.ndarray) -> None:
 def export_network(
     q_network: QNetwork, time_step_spec, action_spec, output_dir: str, observations: np.ndarray,
     metadata: dict, train_step: int, v_max: float = 10.0, formats=("saved_model",),
-    quantize: str = "none",
+    quantize: str = "none", packing: str = "auto",
 ) -> dict:
     """Exports to `output_dir` (replacing what is there only once the export is whole and checked).
 
-    The SavedModel is always written (TFLite is converted from it). `observations` (real ones,
-    from the env) check the exported actions and calibrate int8 quantization. Returns the report.
+    The SavedModel is always written. `observations` (real ones, from the env) check the
+    exported actions and Q-values and calibrate int8 quantization. `packing` is one of
+    `PACKINGS`. Returns the report.
     """
-    check_export_options(formats, quantize)
+    check_export_options(formats, quantize, packing)
     check_finite(q_network, q_network(tf.constant(observations))[0].numpy())
 
     def build(tmp_dir: str) -> dict:
         saved_model_dir = os.path.join(tmp_dir, SAVED_MODEL)
-        write_saved_model(q_network, time_step_spec, action_spec, saved_model_dir, train_step,
-                          metadata, v_max)
+        serving = choose_serving(q_network, packing,
+                                 lambda network: serving_function(network, action_spec, v_max),
+                                 observations[0])
+        write_saved_model(greedy_q_policy(serving.network, time_step_spec, action_spec, v_max),
+                          serving.serve, saved_model_dir, train_step, metadata)
         live = greedy_q_policy(q_network, time_step_spec, action_spec, v_max).action(
             ts.restart(tf.constant(observations), batch_size=len(observations))).action.numpy()
         served = tf.saved_model.load(saved_model_dir).signatures["serving_default"](
@@ -79,11 +94,21 @@ def export_network(
             raise ExportCheckError(
                 f"the SavedModel's actions differ from the live policy's on "
                 f"{int(np.sum(served['action'] != live))} of {len(live)} observations")
+        live_q = q_values(q_network(tf.constant(observations))[0], v_max).numpy()  # re-masked
+        scale = max(float(np.max(np.abs(live_q))), v_max if q_network.num_atoms > 1 else 0.0,
+                    float(np.finfo(np.float32).tiny))
+        difference = float(np.max(np.abs(served["q_values"] - live_q))) / scale
+        if difference > Q_VALUE_TOLERANCE:
+            raise ExportCheckError(f"the SavedModel's Q-values differ from the live network's "
+                                   f"by {difference:.3g} of their scale, above "
+                                   f"{Q_VALUE_TOLERANCE:g}")
         report = saved_model_report(saved_model_dir, metadata, train_step, len(observations))
+        report["packing"] = {**serving.report, "max_relative_q_value_difference": difference}
         if "tflite" in formats:
             tflite_path = os.path.join(tmp_dir, TFLITE_FILE)
             with open(tflite_path, "wb") as f:
-                f.write(convert_to_tflite(saved_model_dir, quantize, observations))
+                f.write(convert_to_tflite(serving.dense_serve, serving.dense_network, quantize,
+                                          observations))
             report["tflite"] = _check_tflite(tflite_path, quantize, observations, served)
         return report
 

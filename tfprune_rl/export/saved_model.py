@@ -1,30 +1,17 @@
-"""Stripped, sparse SavedModels of a Q-network, for TF Serving and for TF-Agents.
+"""SavedModels of a policy for TF Serving and for TF-Agents.
 
-TF-MOT's `strip_pruning` only takes a `keras.Model`, so a TF-Agents network is stripped layer
-by layer: re-mask (the optimizer moves pruned entries after each forward pass), copy the inner
-layers' weights into a plain network of the same architecture, save that.
-
-The SavedModel is what TF-Agents' `PolicySaver` writes for the greedy policy (signatures
-`action`, `get_initial_state`, `get_train_step`, `get_metadata`, and policy_specs.pbtxt), plus
-a `serving_default` signature: observations -> `q_values`, `action` (and `logits`,
-`probabilities` for a categorical head).
+The SavedModel is what TF-Agents' `PolicySaver` writes (signatures `action`,
+`get_initial_state`, `get_train_step`, `get_metadata`, and policy_specs.pbtxt), plus a
+`serving_default` signature compiled with XLA. For a Q-network that signature maps observations
+to `q_values` and `action`, plus `logits` and `probabilities` for a categorical head. The network
+served is `tfprune_rl.export.packed.serving_copy`: stripped, with its sparse layers packed
+where that pays.
 """
 
 import tensorflow as tf
 from tf_agents.policies import categorical_q_policy, greedy_policy, policy_saver, q_policy
 
 from tfprune_rl.networks import QNetwork, q_values
-from tfprune_rl.pruning import apply_masks, pruning_wrappers, strip
-
-
-def stripped_copy(q_network: QNetwork) -> QNetwork:
-    """A wrapper-free QNetwork holding `q_network`'s re-masked weights."""
-    apply_masks(pruning_wrappers(q_network.stack))
-    plain = q_network.copy(layer_transform=None, name="ServingQNetwork")
-    plain.create_variables()
-    for target, source in zip(plain.stack, strip(q_network.stack)):
-        target.set_weights(source.get_weights())
-    return plain
 
 
 def serving_function(q_network: QNetwork, action_spec, v_max: float):
@@ -36,7 +23,7 @@ def serving_function(q_network: QNetwork, action_spec, v_max: float):
     observation_spec = q_network.input_tensor_spec
     action_minimum = int(action_spec.minimum)
 
-    @tf.function(input_signature=[
+    @tf.function(jit_compile=True, input_signature=[
         tf.TensorSpec((None, *observation_spec.shape), observation_spec.dtype, "observation")])
     def serve(observation):
         outputs, _ = q_network(observation)
@@ -60,22 +47,15 @@ def greedy_q_policy(q_network: QNetwork, time_step_spec, action_spec, v_max: flo
     return greedy_policy.GreedyPolicy(policy)
 
 
-def write_saved_model(
-    q_network: QNetwork, time_step_spec, action_spec, path: str, train_step: int,
-    metadata: dict, v_max: float = 10.0,
-) -> None:
-    """Saves the stripped network's greedy policy and serving signature to `path`.
+def write_saved_model(policy, serve, path: str, train_step: int, metadata: dict) -> None:
+    """Saves `policy` with PolicySaver and `serve` as `serving_default` to `path`.
 
     `metadata` (strings and numbers) is served by `get_metadata`; `train_step` by
     `get_train_step`.
     """
-    plain = stripped_copy(q_network)
     saver = policy_saver.PolicySaver(
-        greedy_q_policy(plain, time_step_spec, action_spec, v_max),
-        train_step=tf.Variable(train_step, dtype=tf.int64, name="train_step"),
-        metadata={key: metadata_variable(key, value) for key, value in metadata.items()},
-    )
-    serve = serving_function(plain, action_spec, v_max)
+        policy, train_step=tf.Variable(train_step, dtype=tf.int64, name="train_step"),
+        metadata={key: metadata_variable(key, value) for key, value in metadata.items()})
     saver.register_concrete_function("serve", serve)
     # PolicySaver has no way to add a signature but its own dict, which `signatures` returns.
     saver.signatures["serving_default"] = serve.get_concrete_function()

@@ -18,12 +18,15 @@ QUANTIZATIONS = ("none", "dynamic", "int8")
 ACTION_AGREEMENT_BOUNDS = {"none": 1.0, "dynamic": 0.9, "int8": 0.9}
 
 
-def convert_to_tflite(saved_model_dir: str, quantize: str, observations: np.ndarray) -> bytes:
-    """Converts the `serving_default` signature; `int8` calibrates on `observations`."""
+def convert_to_tflite(serve, network, quantize: str, observations: np.ndarray) -> bytes:
+    """Converts the tf.function `serve` (observation -> outputs) of `network` as the
+    `serving_default` signature; `int8` calibrates on `observations`."""
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"unknown quantization {quantize!r}; choose one of {', '.join(QUANTIZATIONS)}")
-    converter = tf.lite.TFLiteConverter.from_saved_model(
-        saved_model_dir, signature_keys=["serving_default"])
+    holder = tf.Module()  # the converter finds the variables through it
+    holder.serve, holder.network = serve, network
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [serve.get_concrete_function()], holder)
     converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
     if quantize != "none":
         converter.optimizations.append(tf.lite.Optimize.DEFAULT)
