@@ -95,15 +95,16 @@ def test_auto_packs_a_layer_only_where_it_measures_faster():
     layers = [_dense_layer(_sparse_kernel((2048, 2048), 0.01, 3), np.zeros(2048, np.float32)),
               _dense_layer(_sparse_kernel((1024, 1024), 0.6, 4), np.zeros(1024, np.float32)),
               _dense_layer(_sparse_kernel((64, 64), 0.9, 5), np.zeros(64, np.float32))]
-    choices = packing.layer_choices(layers, "auto")
+    choices, chosen = packing.layer_choices(layers, "auto")
     fast, slow, dense = (choices[layer.name] for layer in layers)
     assert fast["packed"] and fast["packed_ms"] < fast["dense_ms"]
     assert not slow["packed"] and slow["packed_ms"] > slow["dense_ms"]
     assert slow["packed_bytes"] < slow["dense_bytes"]
     assert not dense["packed"] and "dense_ms" not in dense  # 10% zeros: bigger packed, not timed
-    forced = packing.layer_choices(layers, "packed")
+    assert list(chosen) == [layers[0].name]
+    forced, _ = packing.layer_choices(layers, "packed")
     assert [forced[layer.name]["packed"] for layer in layers] == [True, True, False]
-    assert packing.layer_choices(layers, "dense") == {}
+    assert packing.layer_choices(layers, "dense") == ({}, {})
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +143,7 @@ def test_continuous_actor_exports_packed_or_dense_with_the_live_actions(pruned_a
 
 def test_a_network_without_pruned_weights_exports_dense_and_says_why(tmp_path):
     layers = [_dense_layer(np.ones((8, 8), np.float32), np.zeros(8, np.float32))]
-    assert packing.layer_choices(layers, "auto") == {}
+    assert packing.layer_choices(layers, "auto") == ({}, {})
     actor_spec = tensor_spec.BoundedTensorSpec((2,), tf.float32, -1.0, 1.0)
     actor = ActorNetwork(tf.TensorSpec((3,), tf.float32), actor_spec)
     report = export_actor(actor, actor_spec, str(tmp_path / "export"),

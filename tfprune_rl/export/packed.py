@@ -124,6 +124,10 @@ class PackedDense(tf.keras.layers.Layer):
         self.activation = dense.activation
         self._buckets = buckets(self._packed.widths)
 
+    @property
+    def packed_bytes(self) -> int:
+        return self._packed.nbytes
+
     def build(self, input_shape):
         for field, name in VARIABLE_NAMES.items():
             value = getattr(self._packed, field)
@@ -164,15 +168,16 @@ def best_seconds(functions: dict[str, Callable], inputs, rounds: int = _ROUNDS,
     return best
 
 
-def layer_choices(layers, packing: str) -> dict[str, dict]:
+def layer_choices(layers, packing: str) -> tuple[dict[str, dict], dict[str, PackedDense]]:
     """For each dense layer with pruned weights: its sparsity, dense and packed bytes, and
     (with `auto`) its batch-1 time dense and packed; `packed` says whether it is packed.
+    Also returns the packed layers chosen, by name.
 
     `packed` packs every layer that packing makes smaller; `auto` only those that are also
     faster; `dense` none."""
     if packing not in PACKINGS:
         raise ValueError(f"unsupported packing {packing!r}; choose one of {', '.join(PACKINGS)}")
-    choices = {}
+    choices, chosen = {}, {}
     for layer in layers:
         if type(layer) is not tf.keras.layers.Dense or packing == "dense":
             continue
@@ -180,30 +185,34 @@ def layer_choices(layers, packing: str) -> dict[str, dict]:
         zeros = int(np.sum(kernel == 0))
         if not zeros:
             continue
+        packed = PackedDense(layer)
         choice = {"sparsity": zeros / kernel.size, "dense_bytes": kernel.nbytes,
-                  "packed_bytes": pack(kernel).nbytes}
+                  "packed_bytes": packed.packed_bytes}
         choice["packed"] = choice["packed_bytes"] < choice["dense_bytes"]
         if choice["packed"] and packing == "auto":
             compiled = {"dense": tf.function(layer, jit_compile=True),
-                        "packed": tf.function(PackedDense(layer), jit_compile=True)}
+                        "packed": tf.function(packed, jit_compile=True)}
             seconds = best_seconds(compiled, tf.random.normal((1, kernel.shape[0])))
             choice.update({f"{name}_ms": 1000 * s for name, s in seconds.items()})
             choice["packed"] = seconds["packed"] < seconds["dense"]
         choices[layer.name] = choice
-    return choices
+        if choice["packed"]:
+            chosen[layer.name] = packed
+    return choices, chosen
 
 
-def serving_copy(network, packed_layers=frozenset()):
+def serving_copy(network, packed_layers: dict[str, PackedDense] | None = None):
     """A wrapper-free copy of a QNetwork or actor holding its re-masked weights (the optimizer
-    moves pruned entries after each forward pass), with the layers named in `packed_layers`
-    packed."""
+    moves pruned entries after each forward pass), with `packed_layers` (of that copy's
+    weights, by name) in place of their dense layers."""
+    packed_layers = packed_layers or {}
     apply_masks(pruning_wrappers(network.stack))
     sources = strip(network.stack)
 
     def transform(layers):
         for layer, source in zip(layers, sources):
             layer.set_weights(source.get_weights())
-        return [PackedDense(layer) if layer.name in packed_layers else layer for layer in layers]
+        return [packed_layers.get(layer.name, layer) for layer in layers]
 
     return network.copy(layer_transform=transform, name=f"Serving{type(network).__name__}")
 
@@ -226,8 +235,7 @@ def choose_serving(network, packing: str, make_serve: Callable, observation: np.
     also serves one `observation` faster than the dense one."""
     dense = serving_copy(network)
     dense_serve = make_serve(dense)
-    layers = layer_choices(dense.stack, packing)
-    chosen = {name for name, choice in layers.items() if choice["packed"]}
+    layers, chosen = layer_choices(dense.stack, packing)
     report = {"packing": packing, "layers": layers}
 
     def served_dense(reason: str) -> Serving:

@@ -50,8 +50,11 @@ def run_sweep(trials: list[Trial], trainer_flagfiles: list[str], root_dir: str, 
     start = last_progress = time.time()
     try:
         while pending or running:
-            free = [trial for trial in pending if not _held(root_dir, trial, held, log)]
-            for trial in free[:parallel - len(running)]:
+            for trial in list(pending):  # asks about holders only while a slot is free
+                if len(running) >= parallel:
+                    break
+                if _held(root_dir, trial, held, log):
+                    continue
                 pending.remove(trial)
                 if is_finished(root_dir, trial):  # by the process that held it
                     outcome.skipped.append(trial.run_id)
