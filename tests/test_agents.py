@@ -19,9 +19,9 @@ def _agent(specs, sparsity, name="dqn", total_updates=100, frequency=10, network
     time_step_spec, action_spec = specs
     transform = None
     if sparsity:
-        transform = pruning.PruningConfig(
-            sparsity, total_updates, "erk", pruning.GradualSchedule(frequency=frequency)
-        ).wrap
+        transform = pruning.create_updater(pruning.PruningConfig(
+            sparsity, total_updates, "erk", pruning.PolynomialSchedule(frequency=frequency)
+        )).wrap
     network = network or QNetwork(time_step_spec.observation, action_spec, "mlp", 2, (16, 16),
                                   num_atoms(name), transform)
     optimizer = make_optimizer(HPARAMS, pruning.masked_kernels(network.stack))
@@ -65,8 +65,11 @@ def test_pruned_training_counts_updates_and_keeps_pruned_weights_zero(cartpole_s
     pruned weights at exactly zero by itself."""
     agent, network = _agent(cartpole_specs, sparsity=0.9, name=name, total_updates=100)
     wrappers = pruning.pruning_wrappers(network.stack)
-    target_wrappers = pruning.pruning_wrappers(agent._target_q_network.stack)  # pylint: disable=protected-access
-    assert {id(w.pruning_step) for w in wrappers}.isdisjoint(id(w.pruning_step) for w in target_wrappers)
+    kernels = pruning.masked_kernels(network.stack)
+    target_kernels = pruning.masked_kernels(agent._target_q_network.stack)  # pylint: disable=protected-access
+    assert {id(k.mask) for k in kernels}.isdisjoint(id(k.mask) for k in target_kernels)
+    updater = pruning.create_updater(pruning.PruningConfig(
+        0.9, 100, "erk", pruning.PolynomialSchedule(frequency=10)))
 
     @tf.function
     def train_step(batch):
@@ -74,7 +77,7 @@ def test_pruned_training_counts_updates_and_keeps_pruned_weights_zero(cartpole_s
 
     @tf.function
     def update_masks():
-        pruning.update_masks(wrappers, agent.train_step_counter)
+        updater.update(kernels, agent.train_step_counter)
         agent._optimizer.zero_pruned_moments()  # pylint: disable=protected-access
 
     for step in range(100):
@@ -82,7 +85,7 @@ def test_pruned_training_counts_updates_and_keeps_pruned_weights_zero(cartpole_s
         update_masks()
         agent.policy.action(  # acting must not advance the schedule
             tf.nest.map_structure(lambda s: tf.zeros([1] + s.shape, s.dtype), agent.time_step_spec))
-    assert [int(w.pruning_step) for w in wrappers] == [100] * len(wrappers)
+    assert [int(k.step) for k in kernels] == [100] * len(kernels)
 
     stats = pruning.kernel_sparsity(network.stack)
     for layer in stats:

@@ -20,14 +20,16 @@ GAMES = ("MinAtar/Breakout-v1", "MinAtar/SpaceInvaders-v1")
 STEPS = (15_000, 30_000, 45_000)
 
 
-def _write_run(root, env_id, width, sparsity, seed, final_return, finished=True, offline=False):
+def _write_run(root, env_id, width, sparsity, seed, final_return, finished=True, offline=False,
+               pruning="gmp"):
     """A run directory as the trainer leaves it, with returns that grow to `final_return`.
     Offline runs collect no env steps: their rows count updates."""
-    path = os.path.join(root, env_id.replace("/", "-"), f"w{width}-s{sparsity}", f"seed{seed}")
+    path = os.path.join(root, env_id.replace("/", "-"), f"w{width}-s{sparsity}-{pruning}",
+                        f"seed{seed}")
     os.makedirs(path)
     with open(os.path.join(path, "flags.txt"), "w") as f:
         f.write(f"--root_dir={path}\n--env={env_id}\n--seed={seed}\n--width={width}\n"
-                f"--sparsity={sparsity}\n--agent=dqn\n"
+                f"--sparsity={sparsity}\n--pruning={pruning}\n--agent=dqn\n"
                 + ("--mode=offline\n--dataset=data\n" if offline else ""))
     if not finished:
         return
@@ -131,6 +133,15 @@ def test_aggregate_groups_configurations_and_normalizes_per_game(sweep_root):
     assert pruned_wide.curve["iqm"][0] == pytest.approx(pruned_wide.point["iqm"] / 3, rel=0.1)
 
 
+def test_methods_are_configurations_and_a_dense_run_has_none(tmp_path):
+    for pruning, sparsity in (("gmp", 0), ("gmp", 0.95), ("rigl", 0.95)):
+        for env_id in GAMES:
+            _write_run(str(tmp_path), env_id, 3, sparsity, 0, 10.0, pruning=pruning)
+    results, _ = aggregate(load_runs(str(tmp_path))[0], reps=50)
+    assert [r.label for r in results] == ["pruning=gmp, sparsity=0.95", "pruning=none, sparsity=0",
+                                          "pruning=rigl, sparsity=0.95"]
+
+
 def test_offline_runs_are_aggregated_and_drawn_over_updates(tmp_path):
     for env_id in GAMES:
         for seed in range(2):
@@ -195,7 +206,8 @@ def test_runs_with_dataset_references_are_normalized_by_them(tmp_path):
     those are 0 and 1, not the best configuration."""
     for seed, final in enumerate((1500.0, 2500.0)):
         _write_run(str(tmp_path), "HalfCheetah-v5", 1, 0.95, seed, final)
-        path = os.path.join(tmp_path, "HalfCheetah-v5", "w1-s0.95", f"seed{seed}", "metrics.json")
+        path = os.path.join(tmp_path, "HalfCheetah-v5", "w1-s0.95-gmp", f"seed{seed}",
+                            "metrics.json")
         with open(path) as f:
             metrics_json = json.load(f)
         metrics_json["reference_returns"] = {"random": -500.0, "expert": 4500.0}

@@ -27,17 +27,18 @@ def _hparams(**overrides):
 def _pruned_network(encoder, sparsity=0.8):
     """Width 2, masks already at `sparsity` (uniform), every weight and moment non-zero elsewhere."""
     tf.keras.utils.set_random_seed(0)
-    schedule = pruning.GradualSchedule(frequency=1)
+    schedule = pruning.PolynomialSchedule(frequency=1)
     config = pruning.PruningConfig(sparsity, 10, "uniform", schedule)
-    network = QNetwork(SPECS[encoder], ACTIONS, encoder, 2, (16, 16), 1, config.wrap)
-    last_mask_update = schedule.update_steps(10)[1]
-    pruning.update_masks(pruning.pruning_wrappers(network.stack), tf.constant(last_mask_update))
+    updater = pruning.create_updater(config)
+    network = QNetwork(SPECS[encoder], ACTIONS, encoder, 2, (16, 16), 1, updater.wrap)
+    last_mask_update = schedule.window(10)[1]
+    updater.update(pruning.masked_kernels(network.stack), tf.constant(last_mask_update))
     for layer in strip(network.stack):
         layer.bias.assign(tf.random.uniform(layer.bias.shape, 0.1, 0.2))
     optimizer = make_optimizer(_hparams())
     gradients = [tf.random.normal(v.shape) for v in network.trainable_variables]
     optimizer.apply_gradients(zip(gradients, network.trainable_variables))
-    pruning.apply_masks(pruning.pruning_wrappers(network.stack))  # as the train step does
+    pruning.apply_masks(pruning.masked_kernels(network.stack))  # as the train step does
     return network, optimizer
 
 
@@ -179,18 +180,19 @@ def test_a_mask_update_after_redo_zeroes_keeps_every_pruned_weight_pruned():
     """ReDo can leave more of a kernel at exactly zero than the schedule prunes; the next mask
     update must still keep exactly its share, chosen among the weights not yet pruned."""
     tf.keras.utils.set_random_seed(0)
-    schedule = pruning.GradualSchedule(frequency=1)
+    schedule = pruning.PolynomialSchedule(frequency=1)
     config = pruning.PruningConfig(0.8, 10, "uniform", schedule)
-    network = QNetwork(SPECS["mlp"], ACTIONS, "mlp", 2, (16, 16), 1, config.wrap)
-    wrappers = pruning.pruning_wrappers(network.stack)
-    pruning.update_masks(wrappers, tf.constant(4))
+    updater = pruning.create_updater(config)
+    network = QNetwork(SPECS["mlp"], ACTIONS, "mlp", 2, (16, 16), 1, updater.wrap)
+    kernels = pruning.masked_kernels(network.stack)
+    updater.update(kernels, tf.constant(4))
     hidden_1 = strip(network.stack)[1]
     pruned_before = kernel_mask(network.stack[1]).numpy() == 0
     kernel = hidden_1.kernel.numpy()
     kernel[:24] = 0.0  # outgoing weights of 24 of hidden_0's 32 neurons: 75% of the kernel
     hidden_1.kernel.assign(kernel)
 
-    pruning.update_masks(wrappers, tf.constant(5))
+    updater.update(kernels, tf.constant(5))
 
     mask = kernel_mask(network.stack[1]).numpy()
     target = float(network.stack[1].pruning_schedule(tf.constant(5, tf.int64))[1])

@@ -132,9 +132,10 @@ def test_l2_normalized_features_have_unit_norm_and_feed_the_head():
 
 def test_measuring_changes_no_weight_mask_pruning_step_or_optimizer_slot(cartpole_specs):
     time_step_spec, action_spec = cartpole_specs
-    config = pruning.PruningConfig(0.9, 20, "erk", pruning.GradualSchedule(frequency=2))
+    updater = pruning.create_updater(
+        pruning.PruningConfig(0.9, 20, "erk", pruning.PolynomialSchedule(frequency=2)))
     network = QNetwork(time_step_spec.observation, action_spec, "mlp", 1, (16, 16), 1,
-                       config.wrap)
+                       updater.wrap)
     hparams = DqnHyperparams(1e-3, 1e-8, 0.99, 5, weight_decay=1e-3)
     optimizer = make_optimizer(hparams)
     agent = create_agent("dqn", time_step_spec, action_spec, network, hparams, lambda: 0.1,
@@ -144,21 +145,21 @@ def test_measuring_changes_no_weight_mask_pruning_step_or_optimizer_slot(cartpol
              "action": rng.integers(0, 2, 32), "reward": np.ones(32, np.float32),
              "discount": np.ones(32, np.float32),
              "next_observation": rng.normal(size=(32, 4)).astype(np.float32)}
-    wrappers = pruning.pruning_wrappers(network.stack)
+    kernels = pruning.masked_kernels(network.stack)
     for _ in range(12):
         agent.train(as_transition({k: tf.constant(v) for k, v in batch.items()}))
-        pruning.update_masks(wrappers, agent.train_step_counter)
+        updater.update(kernels, agent.train_step_counter)
     state = list(agent.variables) + list(optimizer.variables)
     assert any("pruning_step" in v.name for v in state) and any("/m/" in v.name for v in state)
     before = [v.numpy().copy() for v in state]
-    assert int(wrappers[0].pruning_step) == 12
+    assert int(kernels[0].step) == 12
 
     diagnostics.measure(network, batch["observation"], v_max=10.0)
     tf.function(network.probe)(batch["observation"])
 
     for variable, value in zip(state, before):
         np.testing.assert_array_equal(variable.numpy(), value, err_msg=variable.name)
-    assert int(wrappers[0].pruning_step) == 12
+    assert int(kernels[0].step) == 12
 
 
 def test_jsonl_log_drops_rejected_rows_and_a_cut_line(tmp_path):

@@ -26,17 +26,17 @@ def _pruned_network(cartpole_specs, num_atoms, observations, head_scale=1.0):
     fewer observations sit on a near-tie between the two actions."""
     time_step_spec, action_spec = cartpole_specs
     tf.keras.utils.set_random_seed(num_atoms)
-    config = pruning.PruningConfig(0.95, 100, "erk", pruning.GradualSchedule(frequency=10))
+    updater = pruning.create_updater(
+        pruning.PruningConfig(0.95, 100, "erk", pruning.PolynomialSchedule(frequency=10)))
     network = QNetwork(time_step_spec.observation, action_spec, "mlp", 4, (64, 64),
-                       num_atoms=num_atoms, layer_transform=config.wrap)
+                       num_atoms=num_atoms, layer_transform=updater.wrap)
     *hidden, head = pruning.strip(network.stack)
     rng = np.random.default_rng(num_atoms)
     kernel = (head_scale * rng.normal(size=head.kernel.shape)).astype(np.float32)
     kernel[:, num_atoms:] = -kernel[:, :num_atoms] if num_atoms == 1 else kernel[:, num_atoms - 1::-1]
     head.kernel.assign(kernel)
-    wrappers = pruning.pruning_wrappers(network.stack)
-    for step in range(1, 101):
-        pruning.update_masks(wrappers, step)
+    for step in updater.update_steps():
+        updater.update(pruning.masked_kernels(network.stack), step)
     features = observations
     for layer in hidden:
         features = layer(features)
@@ -55,8 +55,8 @@ def _pruned_network(cartpole_specs, num_atoms, observations, head_scale=1.0):
         low, high = ((low + high) / 2, high) if median_q((low + high) / 2) < 0 else (low, (low + high) / 2)
     bias = (low + high) / 2 * support
     head.bias.assign(np.concatenate([bias, -bias if num_atoms == 1 else bias[::-1]]))
-    for wrapper in wrappers:  # as after an optimizer step: pruned entries moved off zero
-        kernel = wrapper.layer.kernel
+    for masked in pruning.masked_kernels(network.stack):  # pruned entries moved off zero
+        kernel = masked.kernel
         kernel.assign_add(rng.normal(0.0, 1e-3, kernel.shape).astype(np.float32))
     return network
 
@@ -124,7 +124,7 @@ def test_tf_agents_loads_the_export_as_a_policy(exported, cartpole_specs, observ
 
 def test_exported_zeros_equal_the_live_masks(exported):
     network, output_dir, report = exported
-    masks = {w.layer.name: w.pruning_vars[0][1].numpy() for w in pruning.pruning_wrappers(network.stack)}
+    masks = {k.name: k.mask.numpy() for k in pruning.masked_kernels(network.stack)}
     kernels = export.saved_kernels(os.path.join(output_dir, "saved_model"))
     assert sorted(kernels) == ["hidden_0", "hidden_1", "q_values"]
     for name, mask in masks.items():

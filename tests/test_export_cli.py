@@ -53,9 +53,8 @@ def test_export_from_a_mid_training_checkpoint(run_dir, mid_export):
     assert int(saved.get_train_step()) == 44_000
     network, *_ = restore_q_network(load_run_config(run_dir), 45_000)
     kernels = export.saved_kernels(os.path.join(output_dir, "saved_model"))
-    for wrapper in pruning.pruning_wrappers(network.stack):
-        np.testing.assert_array_equal(kernels[wrapper.layer.name] == 0,
-                                      wrapper.pruning_vars[0][1].numpy() == 0)
+    for kernel in pruning.masked_kernels(network.stack):
+        np.testing.assert_array_equal(kernels[kernel.name] == 0, kernel.mask.numpy() == 0)
     assert report["saved_model"]["sparsity"] == pytest.approx(0.95, abs=1e-4)
     final = export.saved_kernels(os.path.join(run_dir, "export", "saved_model"))
     assert any(not np.array_equal(kernels[name], final[name]) for name in kernels)  # not the end

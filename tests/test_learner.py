@@ -14,7 +14,7 @@ from tfprune_rl.training.learner import as_transition
 def _trainer(tmp_path, name, **overrides) -> ValueBasedTrainer:
     settings = dict(env_id="CartPole-v1", agent="dqn", width=1, hidden_units=(16, 16),
                     batch_size=8, num_env_steps=400, learning_starts=0,
-                    schedule=pruning.GradualSchedule(frequency=10))
+                    schedule=pruning.PolynomialSchedule(frequency=10))
     config = TrainConfig(root_dir=str(tmp_path / name), **{**settings, **overrides})
     (tmp_path / name).mkdir()  # the runner makes it for a real run
     return ValueBasedTrainer(config, log=lambda line: None)
@@ -37,7 +37,7 @@ def test_k_updates_in_one_call_are_tf_agents_k_updates(tmp_path, sparsity):
     every pruned weight still exactly zero."""
     fused, reference = (_trainer(tmp_path, name, sparsity=sparsity) for name in ("a", "b"))
     for trainer in (fused, reference):  # a mask that prunes, fixed for the three updates
-        pruning.update_masks(pruning.pruning_wrappers(trainer.q_network.stack), 320)
+        trainer.updater.update(trainer.kernels, 320)
     batch = _batch(0, 3)
     actions, losses, _ = fused.learner(0, batch, np.zeros((1, 4), np.float32))
     assert actions.shape == (1,) and losses.shape == (3,)
@@ -53,11 +53,11 @@ def test_k_updates_in_one_call_are_tf_agents_k_updates(tmp_path, sparsity):
         for moment, expected in zip(fused.optimizer.moments(ours),
                                     reference.optimizer.moments(theirs)):
             np.testing.assert_allclose(moment.numpy(), expected.numpy(), rtol=1e-4, atol=1e-9)
-    masks = [mask.numpy() for _, mask in pruning.masked_kernels(fused.q_network.stack)]
+    masks = [k.mask.numpy() for k in fused.kernels]
     assert sum(np.sum(m == 0) for m in masks) == pytest.approx(  # none when dense
         sparsity * sum(m.size for m in masks), abs=5)
-    for (kernel, _), mask in zip(pruning.masked_kernels(fused.q_network.stack), masks):
-        assert np.all(kernel.numpy()[mask == 0] == 0)
+    for kernel, mask in zip(fused.kernels, masks):
+        assert np.all(kernel.kernel.numpy()[mask == 0] == 0)
 
 
 def test_exploration_follows_the_runs_seed_and_its_checkpointed_generator(tmp_path):

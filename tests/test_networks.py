@@ -66,12 +66,13 @@ def test_categorical_head_has_an_output_per_action_and_atom():
 @pytest.mark.parametrize("encoder", ["minatar", "nature", "impala"])
 @pytest.mark.parametrize("distribution", ["uniform", "erk"])
 def test_every_encoder_prunes_to_the_target_sparsity(encoder, distribution):
-    config = pruning.PruningConfig(0.95, 1000, distribution, pruning.GradualSchedule(frequency=100))
-    network = QNetwork(_spec(encoder), ACTIONS, encoder, 1, layer_transform=config.wrap)
+    updater = pruning.create_updater(
+        pruning.PruningConfig(0.95, 1000, distribution, pruning.PolynomialSchedule(frequency=100)))
+    network = QNetwork(_spec(encoder), ACTIONS, encoder, 1, layer_transform=updater.wrap)
     wrappers = pruning.pruning_wrappers(network.stack)
     unwrapped = len(network.stack) - len(wrappers)
     assert unwrapped == 0 if distribution == "uniform" else unwrapped <= 1  # ERK: a dense head
-    pruning.update_masks(wrappers, tf.constant(800, tf.int64))
+    updater.update(pruning.masked_kernels(network.stack), tf.constant(800, tf.int64))
     stats = pruning.kernel_sparsity(network.stack)
     assert pruning.total_sparsity(stats) == pytest.approx(0.95, abs=1e-3)
     q_values, _ = network(tf.ones((1, *_spec(encoder).shape), tf.uint8))

@@ -15,7 +15,7 @@ from tfprune_rl.export import saved_kernels
 from tfprune_rl.offline import (
     MANIFEST, DatasetError, DatasetRecorder, DatasetSpec, load_dataset, read_manifest,
 )
-from tfprune_rl.pruning import GradualSchedule
+from tfprune_rl.pruning import PolynomialSchedule
 from tfprune_rl.offline.dqn_replay import STORE_FIELDS, as_rows, store_path
 from tfprune_rl.replay import ReplayBuffer
 from tfprune_rl.training import TrainConfig, train, value_based
@@ -264,7 +264,7 @@ def test_offline_training_steps_the_env_only_to_evaluate_and_resumes_exactly(tmp
         root_dir=str(tmp_path / "run"), mode="offline", dataset=directory, agent="cql",
         num_updates=600, eval_interval=300, eval_episodes=3, checkpoint_interval=200,
         log_interval=300, diagnostics_period=300, width=1,
-        schedule=GradualSchedule(frequency=60))
+        schedule=PolynomialSchedule(frequency=60))
     lines = []
     metrics = train(config, log=lines.append)
     with open(os.path.join(config.root_dir, "evaluations.jsonl")) as f:

@@ -111,10 +111,11 @@ def test_auto_packs_a_layer_only_where_it_measures_faster():
 def pruned_actor():
     observation_spec = tf.TensorSpec((11,), tf.float32)
     action_spec = tensor_spec.BoundedTensorSpec((3,), tf.float32, -1.0, 1.0)
-    config = pruning.PruningConfig(0.95, 10, "erk", pruning.GradualSchedule(frequency=1))  # ends at 8
-    actor = ActorNetwork(observation_spec, action_spec, width=2, layer_transform=config.wrap,
+    updater = pruning.create_updater(  # the schedule ends at update 8
+        pruning.PruningConfig(0.95, 10, "erk", pruning.PolynomialSchedule(frequency=1)))
+    actor = ActorNetwork(observation_spec, action_spec, width=2, layer_transform=updater.wrap,
                          observation_mean=np.linspace(-1, 1, 11), observation_std=np.full(11, 2.0))
-    pruning.update_masks(pruning.pruning_wrappers(actor.stack), 8)
+    updater.update(pruning.masked_kernels(actor.stack), 8)
     return actor, action_spec
 
 
@@ -131,7 +132,7 @@ def test_continuous_actor_exports_packed_or_dense_with_the_live_actions(pruned_a
     served = tf.saved_model.load(saved_model).signatures["serving_default"](
         observation=tf.constant(observations))["action"].numpy()
     np.testing.assert_allclose(served, actor(observations)[0].numpy(), rtol=1e-5, atol=1e-6)
-    masks = {w.layer.name: w.pruning_vars[0][1].numpy() for w in pruning.pruning_wrappers(actor.stack)}
+    masks = {k.name: k.mask.numpy() for k in pruning.masked_kernels(actor.stack)}
     kernels = export.saved_kernels(saved_model)
     assert sorted(kernels) == ["hidden_0", "hidden_1", "output"]
     for name, mask in masks.items():

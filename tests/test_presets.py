@@ -41,7 +41,7 @@ def test_atari_presets(agent, budget, encoder, width):
     if budget == "budget_40m_frames":
         assert config.num_env_steps == 10_000_000 and config.sticky_actions
         assert config.total_updates == 2_495_000  # updates from step 20k to 10M, one per 4 steps
-        assert config.schedule.update_steps(config.total_updates) == (499_000, 1_996_000)
+        assert config.schedule.window(config.total_updates) == (499_000, 1_996_000)
     else:
         assert config.num_env_steps == 100_000 and not config.sticky_actions
 
@@ -86,6 +86,10 @@ def test_minatar_cpu_budget_shortens_training_only():
     assert config == dataclasses.replace(
         plain, num_env_steps=75_000, epsilon_decay_steps=25_000, eval_interval=15_000,
         checkpoint_interval=15_000, log_interval=5_000)
+    config = _config(*base, f"--flagfile={EXPERIMENTS}/minatar/budget_50k.flags")
+    assert config == dataclasses.replace(
+        plain, num_env_steps=50_000, epsilon_decay_steps=25_000, eval_interval=10_000,
+        checkpoint_interval=10_000, log_interval=5_000)
 
 
 @pytest.mark.parametrize("agent", ["cql", "cql_c51"])
@@ -97,7 +101,7 @@ def test_atari_offline_presets_are_the_papers_setting(agent):
     assert config.dataset_fraction == 0.05
     assert config.dataset_path == "dqn-replay/Pong/1/replay_logs"
     assert config.n_step == (3 if agent == "cql_c51" else 1)
-    assert config.schedule.update_steps(config.total_updates) == (2_500_000, 10_000_000)
+    assert config.schedule.window(config.total_updates) == (2_500_000, 10_000_000)
 
 
 def test_minatar_offline_preset_reads_each_games_recorded_dataset():
@@ -112,7 +116,9 @@ def test_minatar_offline_preset_reads_each_games_recorded_dataset():
 SWEEP_TRIALS = {"atari_width_dqn": 450, "atari_width_rainbow_lite": 450,
                 "atari_sparsity_dqn": 300, "minatar_width_dqn": 150, "minatar_width_small": 16,
                 "atari_offline_cql": 340, "atari_offline_cql_c51": 340,
-                "minatar_offline_cql": 120, "mujoco_single_shot": 900, "mujoco_dense": 45}
+                "minatar_offline_cql": 120, "mujoco_single_shot": 900, "mujoco_dense": 45,
+                "atari_methods_dqn": 900, "minatar_methods_small": 24,
+                "minatar_methods_dense_small": 6}
 
 
 @pytest.mark.parametrize("name", sorted(SWEEP_TRIALS))
@@ -130,9 +136,12 @@ def test_sweep_presets_define_valid_trials(name, monkeypatch):
                for trial in trials if trial.seed == 0]
     if name == "mujoco_single_shot":  # the grid, its dense point in mujoco_dense
         assert {config.sparsity for config in configs} == {0.5, 0.8, 0.9, 0.95, 0.99}
-        assert {config.pruning for config in configs} == {"snip", "grasp", "random", "gmp"}
+        assert {config.pruning for config in configs} == {"snip", "grasp", "static", "gmp"}
         assert {config.agent for config in configs} == {"bc", "td3_bc", "cql_sac"}
-    elif name == "mujoco_dense":
+    elif name in ("atari_methods_dqn", "minatar_methods_small"):  # dense: another preset
+        assert {config.sparsity for config in configs} == {0.95}
+        assert {config.pruning for config in configs} == {"gmp", "static", "set", "rigl"}
+    elif name in ("mujoco_dense", "minatar_methods_dense_small"):
         assert {config.sparsity for config in configs} == {0.0}
     else:
         assert {config.sparsity for config in configs} >= {0.0, 0.95}
@@ -141,6 +150,7 @@ def test_sweep_presets_define_valid_trials(name, monkeypatch):
 
 def test_every_preset_file_is_covered():
     covered = {"dqn", "rainbow_lite", "budget_40m_frames", "budget_atari100k", "budget_75k",
+               "budget_50k",
                "weight_decay", "l2_normalize", "redo", "reset", "atari_cql", "atari_cql_c51",
                "minatar_cql", "minatar_datasets", "paper", "budget_cpu", "datasets",
                *SWEEP_TRIALS}
@@ -172,6 +182,11 @@ def test_every_preset_file_is_covered():
      "dataset_fraction=0.0 must be in (0, 1]"),
     ("--mode=offline --dataset=data --num_updates=0", "num_updates=0 must be >= 1"),
     ("--cql_alpha=-1", "cql_alpha=-1.0 must be >= 0"),
+    ("--pruning=obd", "unknown pruning method 'obd'; choose one of gmp, static, snip, grasp"),
+    ("--pruning=lottery", "--pruning=lottery needs --mask_from=RUN_DIR"),
+    ("--pruning=set --drop_fraction=0", "drop_fraction=0.0 must be in (0, 1]"),
+    ("--pruning=rigl --regrow_end=1.5", "regrow_end=1.5 must be a fraction of training"),
+    ("--saliency_batches=0", "saliency_batches=0 must be >= 1"),
 ])
 def test_bad_flag_values_name_the_value_and_what_is_allowed(flag, message):
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -199,7 +214,7 @@ def test_continuous_presets_are_td3_bc_with_a_95_percent_snip_mask():
 
 @pytest.mark.parametrize("flag, message", [
     ("--agent=ppo", "--agent=ppo: value should be one of <bc|td3_bc|sac|cql_sac>"),
-    ("--pruning=obd", "--pruning=obd: value should be one of <snip|grasp|random|magnitude|gmp>"),
+    ("--pruning=obd", "unknown pruning method 'obd'; choose one of gmp, static, snip"),
     ("--sparsity=1", "sparsity=1.0 must be in [0, 1)"),
     ("--num_updates=0", "num_updates=0 must be >= 1"),
     ("--saliency_batches=0", "saliency_batches=0 must be >= 1"),

@@ -30,7 +30,7 @@ class _Killed(Exception):
 def _config(root_dir, **overrides) -> TrainConfig:
     settings = dict(env_id="CartPole-v1", agent="dqn", width=1, hidden_units=(16, 16),
                     sparsity=0.9, num_env_steps=1500, learning_starts=200,
-                    schedule=pruning.GradualSchedule(frequency=50), eval_interval=250,
+                    schedule=pruning.PolynomialSchedule(frequency=50), eval_interval=250,
                     eval_episodes=1, checkpoint_interval=250, log_interval=250,
                     diagnostics_period=100, diagnostics_batch_size=64)
     return TrainConfig(root_dir=str(root_dir), **{**settings, **overrides})

@@ -1,4 +1,4 @@
-"""Single-shot saliency (SNIP, GraSP, random, magnitude) and fixed masks."""
+"""Single-shot saliency (SNIP, GraSP) and the fixed masks it installs."""
 
 import numpy as np
 import pytest
@@ -8,11 +8,8 @@ from tf_agents.specs import tensor_spec
 from tfprune_rl.agents.continuous import ContinuousHyperparams, Td3BcAgent
 from tfprune_rl.networks.actor_critic import ActorNetwork, CriticNetwork
 from tfprune_rl.offline.transitions import Transitions
-from tfprune_rl.pruning.saliency import (
-    FixedMask, global_masks, install_masks, saliency_scores, wrap_fixed,
-)
-from tfprune_rl.training.continuous_config import ContinuousConfig
-from tfprune_rl.training.continuous import prune_at_initialization
+from tfprune_rl.pruning import FixedSparsity, PruningConfig, create_updater, masked_kernels
+from tfprune_rl.pruning.algorithms.saliency import global_masks
 
 RNG = np.random.default_rng(0)
 W1 = RNG.normal(size=(3, 4))
@@ -34,10 +31,14 @@ def _loss(kernels):
     return loss
 
 
+def _updater(method: str, sparsity: float = 0.95):
+    return create_updater(PruningConfig(sparsity, 100, method=method, saliency_batches=2))
+
+
 def test_snip_and_grasp_scores_equal_hand_computed_values():
     kernels = [tf.Variable(W1, dtype=tf.float32), tf.Variable(W2, dtype=tf.float32)]
     g = [np.mean(parts, axis=0) for parts in zip(*(_gradient(W1, W2, *b) for b in BATCHES))]
-    snip = saliency_scores("snip", kernels, _loss(kernels), BATCHES)
+    snip = _updater("snip").scores(kernels, _loss(kernels), BATCHES)
     for score, gradient, weight in zip(snip, g, (W1, W2)):
         np.testing.assert_allclose(score, np.abs(gradient * weight), rtol=1e-4, atol=1e-6)
     # H g per batch by central differences of the hand-written gradient (the loss is a
@@ -49,16 +50,12 @@ def test_snip_and_grasp_scores_equal_hand_computed_values():
         minus = _gradient(W1 - eps * g[0], W2 - eps * g[1], *batch)
         for total, p, m in zip(hessian_g, plus, minus):
             total += (p - m) / (2 * eps) / len(BATCHES)
-    grasp = saliency_scores("grasp", kernels, _loss(kernels), BATCHES)
+    grasp = _updater("grasp").scores(kernels, _loss(kernels), BATCHES)
     for score, hg, weight in zip(grasp, hessian_g, (W1, W2)):
         np.testing.assert_allclose(score, weight * hg, rtol=1e-3, atol=1e-5)
     assert not np.allclose(grasp[0], snip[0])  # H g is not g
-    magnitude = saliency_scores("magnitude", kernels, _loss(kernels), [])
-    np.testing.assert_allclose(magnitude[1], np.abs(W2), rtol=1e-6)
-    random_a, random_b = (saliency_scores("random", kernels, None, [], seed=s) for s in (1, 2))
-    assert random_a[0].shape == W1.shape and not np.array_equal(random_a[0], random_b[0])
-    with pytest.raises(ValueError, match="unknown saliency method 'obd'"):
-        saliency_scores("obd", kernels, _loss(kernels), BATCHES)
+    with pytest.raises(ValueError, match="needs at least one batch"):
+        _updater("snip").scores(kernels, _loss(kernels), [])
 
 
 def test_global_masks_keep_the_top_scores_over_all_kernels():
@@ -74,10 +71,10 @@ def test_global_masks_keep_the_top_scores_over_all_kernels():
         global_masks(scores, 1.0)
 
 
-def _td3_bc_agent(sparsity: float):
+def _td3_bc_agent(updater):
     observation_spec = tf.TensorSpec((3,), tf.float32)
     action_spec = tensor_spec.BoundedTensorSpec((1,), tf.float32, -2.0, 2.0)
-    net = dict(hidden_units=(32, 32), layer_transform=wrap_fixed if sparsity else None)
+    net = dict(hidden_units=(32, 32), layer_transform=updater.wrap)
     return Td3BcAgent(ActorNetwork(observation_spec, action_spec, **net),
                       CriticNetwork((observation_spec, action_spec), **net),
                       ContinuousHyperparams(), seed=0)
@@ -94,36 +91,40 @@ def _transitions(size=512):
 
 @pytest.mark.parametrize("method", ["snip", "grasp"])
 def test_installed_mask_has_the_global_sparsity_and_never_moves(method):
-    agent = _td3_bc_agent(0.95)
+    """As the continuous trainer does it: each network scored with its own loss."""
+    updater = _updater(method)
+    agent = _td3_bc_agent(updater)
     transitions = _transitions()
-    config = ContinuousConfig(root_dir="unused", dataset="unused", sparsity=0.95, pruning=method,
-                              saliency_batches=2, batch_size=64)
-    sparsities = prune_at_initialization(agent, config, transitions)
-    assert set(sparsities) == {"actor", "critic"}
+    rng = np.random.default_rng(1)
+    batches = [{k: tf.constant(v) for k, v in transitions.sample(64, rng).items()}
+               for _ in range(2)]
+    losses = agent.network_losses()
     masks = {}
-    for name in ("actor", "critic"):
-        wrappers = agent.wrappers(name)
-        masks[name] = [w.pruning_vars[0][1].numpy().copy() for w in wrappers]
+    for name, net in agent.networks.items():
+        kernels = masked_kernels(net.stack)
+        assert len(kernels) == len(net.stack)  # every kernel is wrapped: the ranking is global
+        updater.initialize(kernels, losses[name], batches)
+        masks[name] = [k.mask.numpy().copy() for k in kernels]
         total = sum(m.size for m in masks[name])
         assert sum(m.sum() for m in masks[name]) == round(total * 0.05)
-        assert all(isinstance(w.pruning_schedule, FixedMask) for w in wrappers)
+        assert all(isinstance(k.schedule, FixedSparsity) for k in kernels)
+        assert updater.update_steps() == range(0)
     train = tf.function(agent.train)
-    rng = np.random.default_rng(2)
     for step in range(30):
         batch = {k: tf.constant(v) for k, v in transitions.sample(64, rng).items()}
         train(batch, step % 2 == 0)
-    for name in ("actor", "critic"):
-        for wrapper, mask in zip(agent.wrappers(name), masks[name]):
-            kernel, mask_variable, _ = wrapper.pruning_vars[0]
-            np.testing.assert_array_equal(mask_variable.numpy(), mask)
-            assert np.all(kernel.numpy()[mask == 0] == 0.0)  # exactly zero, not small
-            assert np.all(kernel.numpy()[mask == 1] != 0.0)
+    for name, net in agent.networks.items():
+        for kernel, mask in zip(masked_kernels(net.stack), masks[name]):
+            np.testing.assert_array_equal(kernel.mask.numpy(), mask)
+            assert np.all(kernel.kernel.numpy()[mask == 0] == 0.0)  # exactly zero, not small
+            assert np.all(kernel.kernel.numpy()[mask == 1] != 0.0)
     assert agent.updates.numpy() == 30
 
 
 @pytest.mark.parametrize("method", ["snip", "grasp"])
 def test_saliency_changes_no_weight_and_no_optimizer_state(method):
-    agent = _td3_bc_agent(0.95)
+    updater = _updater(method)
+    agent = _td3_bc_agent(updater)
     transitions = _transitions()
     rng = np.random.default_rng(3)
     batch = {k: tf.constant(v) for k, v in transitions.sample(64, rng).items()}
@@ -135,22 +136,10 @@ def test_saliency_changes_no_weight_and_no_optimizer_state(method):
 
     before = state()
     assert len(before) > 20
-    for name, loss in agent.saliency_losses().items():
-        kernels = [w.pruning_vars[0][0] for w in agent.wrappers(name)]
-        saliency_scores(method, kernels, loss, [batch, batch])
+    for name, loss in agent.network_losses().items():
+        kernels = [k.kernel for k in masked_kernels(agent.networks[name].stack)]
+        updater.scores(kernels, loss, [batch, batch])
     after = state()
     assert before.keys() == after.keys()
     for key in before:
         np.testing.assert_array_equal(before[key], after[key], err_msg=key)
-
-
-def test_install_masks_zeroes_pruned_weights_and_reports_the_sparsity():
-    agent = _td3_bc_agent(0.95)
-    wrappers = agent.wrappers("actor")
-    masks = [np.zeros(w.pruning_vars[0][0].shape, np.float32) for w in wrappers]
-    for m in masks:
-        m.ravel()[: m.size // 2] = 1.0
-    install_masks(wrappers, masks)
-    for wrapper, mask in zip(wrappers, masks):
-        assert np.all(wrapper.pruning_vars[0][0].numpy()[mask == 0] == 0)
-        assert wrapper.pruning_schedule.final_sparsity == pytest.approx(1 - mask.mean())

@@ -21,10 +21,10 @@ from tfprune_rl.envs import (
     CONTINUOUS_ENV_EXAMPLES, ENV_EXAMPLES, game_name, make_continuous_env, make_gym_env,
 )
 from tfprune_rl.networks import ENCODERS
-from tfprune_rl.pruning import DISTRIBUTIONS, GradualSchedule
+from tfprune_rl.pruning import DISTRIBUTIONS, METHODS, PolynomialSchedule
 from tfprune_rl.replay import REPLAY_SCHEMES
 from tfprune_rl.training import MODES, TrainConfig
-from tfprune_rl.training.continuous_config import PRUNING_METHODS, ContinuousConfig
+from tfprune_rl.training.continuous_config import ContinuousConfig
 
 DEFAULTS = TrainConfig(root_dir="runs/default")
 # A file that is missing, damaged or cannot be written: one line from every command that reads.
@@ -77,16 +77,7 @@ def define_run_flags(flag_values: flags.FlagValues) -> tuple[str, ...]:
             "Hidden layer sizes of the mlp encoder at width 1."),
         define_float("sparsity", DEFAULTS.sparsity, "Final fraction of zero kernel weights, "
             "in [0, 1); 0 trains a plain dense network. Paper: 0.95."),
-        define_string("sparsity_distribution", DEFAULTS.distribution,
-            f"One of: {', '.join(DISTRIBUTIONS)}. Paper (JaxPruner config): erk."),
-        define_float("pruning_start", DEFAULTS.schedule.start,
-            "Fraction of gradient updates at which pruning starts. Paper: 0.2."),
-        define_float("pruning_end", DEFAULTS.schedule.end, "Fraction of gradient updates at "
-            "which the final sparsity is reached. Paper: 0.8."),
-        define_integer("pruning_power", DEFAULTS.schedule.power,
-            "Exponent of the polynomial schedule. Paper: 3."),
-        define_integer("pruning_frequency", DEFAULTS.schedule.frequency,
-            "Gradient updates between mask updates. Paper (JaxPruner config): 1000."),
+        *define_pruning_flags(flag_values, DEFAULTS, "Paper: gmp."),
         define_integer("num_env_steps", DEFAULTS.num_env_steps,
             "Agent steps in the environment."),
         define_integer("learning_starts", DEFAULTS.learning_starts,
@@ -145,6 +136,52 @@ def define_run_flags(flag_values: flags.FlagValues) -> tuple[str, ...]:
     return tuple(holder.name for holder in run_defining)
 
 
+def define_pruning_flags(flag_values: flags.FlagValues, defaults, method_note: str) -> tuple:
+    """The flags of the pruning method, shared by both trainers (`defaults`: their config)."""
+    kw = dict(flag_values=flag_values)
+    return (
+        flags.DEFINE_string("pruning", defaults.pruning, f"Sparse training method: one of "
+            f"{', '.join(METHODS)} (README, Pruning methods). {method_note}", **kw),
+        flags.DEFINE_string("sparsity_distribution", defaults.distribution, f"One of: "
+            f"{', '.join(DISTRIBUTIONS)}: how the sparsity is shared among kernels (snip and "
+            "grasp rank globally instead). Default: erk for value-based runs (the paper's "
+            "JaxPruner config), uniform for continuous ones.", **kw),
+        flags.DEFINE_float("pruning_start", defaults.schedule.start, "gmp: fraction of "
+            "gradient updates at which pruning starts. Paper: 0.2.", **kw),
+        flags.DEFINE_float("pruning_end", defaults.schedule.end, "gmp: fraction of gradient "
+            "updates at which the final sparsity is reached. Paper: 0.8.", **kw),
+        flags.DEFINE_integer("pruning_power", defaults.schedule.power,
+            "gmp: exponent of the polynomial schedule. Paper: 3.", **kw),
+        flags.DEFINE_integer("pruning_frequency", defaults.schedule.frequency, "gmp, set, "
+            "rigl: gradient updates between mask updates. Paper (JaxPruner config) and "
+            "Graesser et al. 2022: 1000.", **kw),
+        flags.DEFINE_float("drop_fraction", defaults.drop_fraction, "set, rigl: fraction of "
+            "kept weights dropped and regrown at the first mask update, decaying by a cosine. "
+            "Evci et al. 2020: 0.3.", **kw),
+        flags.DEFINE_float("regrow_end", defaults.regrow_end, "set, rigl: fraction of "
+            "gradient updates after which masks stop changing. Evci et al. 2020: 0.75.", **kw),
+        flags.DEFINE_integer("saliency_batches", defaults.saliency_batches, "snip, grasp: "
+            "batches the saliency is averaged over (replay or dataset batches). SNIP: 1.", **kw),
+        flags.DEFINE_string("mask_from", defaults.mask_from, "lottery: a finished pruned run "
+            "of the same network; its final masks are trained from its initial weights.", **kw),
+    )
+
+
+def pruning_fields(values: flags.FlagValues) -> dict:
+    """The config fields `define_pruning_flags` sets."""
+    return dict(
+        pruning=values.pruning,
+        distribution=values.sparsity_distribution,
+        schedule=PolynomialSchedule(start=values.pruning_start, end=values.pruning_end,
+                                    power=values.pruning_power,
+                                    frequency=values.pruning_frequency),
+        drop_fraction=values.drop_fraction,
+        regrow_end=values.regrow_end,
+        saliency_batches=values.saliency_batches,
+        mask_from=values.mask_from,
+    )
+
+
 def config_from_flags(values: flags.FlagValues) -> TrainConfig:
     try:
         hidden_units = tuple(int(units) for units in values.hidden_units)
@@ -166,13 +203,7 @@ def config_from_flags(values: flags.FlagValues) -> TrainConfig:
         hidden_units=hidden_units,
         width=values.width,
         sparsity=values.sparsity,
-        distribution=values.sparsity_distribution,
-        schedule=GradualSchedule(
-            start=values.pruning_start,
-            end=values.pruning_end,
-            power=values.pruning_power,
-            frequency=values.pruning_frequency,
-        ),
+        **pruning_fields(values),
         hparams=DqnHyperparams(
             learning_rate=values.learning_rate,
             adam_epsilon=values.adam_epsilon,
@@ -270,13 +301,8 @@ def define_continuous_flags(flag_values: flags.FlagValues) -> tuple[str, ...]:
                           "td3_bc, sac, or cql_sac (CQL(H), alpha 5 as CQL on MuJoCo).", **kw),
         flags.DEFINE_float("sparsity", d.sparsity, "Fraction of each network's kernel weights "
                            "pruned; 0 is dense. Single-shot paper: 0.95.", **kw),
-        flags.DEFINE_enum("pruning", d.pruning, PRUNING_METHODS, "snip, grasp, random or "
-                          "magnitude: one mask per network at initialization (global over its "
-                          "kernels), then fixed; gmp: gradual magnitude pruning from 20% to 80% "
-                          "of training (the value-based paper's schedule). Default: SNIP, the "
-                          "single-shot paper's.", **kw),
-        flags.DEFINE_integer("saliency_batches", d.saliency_batches, "Dataset batches the "
-                             "saliency is averaged over. SNIP: 1.", **kw),
+        *define_pruning_flags(flag_values, d, "Single-shot paper: snip; gmp is the "
+                              "value-based paper's schedule."),
         flags.DEFINE_integer("num_updates", d.num_updates, "Gradient updates. TD3+BC: "
                              "1,000,000.", **kw),
         flags.DEFINE_integer("batch_size", d.batch_size, "TD3+BC: 256.", **kw),
@@ -312,8 +338,8 @@ def continuous_config_from_flags(values: flags.FlagValues) -> ContinuousConfig:
                          "directory (make one with tfprune-datasets)")
     return ContinuousConfig(
         root_dir=values.root_dir, dataset=values.dataset.replace("{game}", game_name(values.env)),
-        env_id=values.env, agent=values.agent, sparsity=values.sparsity, pruning=values.pruning,
-        saliency_batches=values.saliency_batches, num_updates=values.num_updates,
+        env_id=values.env, agent=values.agent, sparsity=values.sparsity, **pruning_fields(values),
+        num_updates=values.num_updates,
         batch_size=values.batch_size, hidden_units=hidden_units, width=values.width,
         eval_interval=values.eval_interval, eval_episodes=values.eval_episodes,
         log_interval=values.log_interval, checkpoint_interval=values.checkpoint_interval,

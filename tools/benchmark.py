@@ -21,8 +21,9 @@ this script.
   trainer in one process, inside the pruning window (masks every 1,000 updates), stepping
   alternately in short chunks, 20 x --repeats each; MinAtar width 1 (1 and 16 envs) and
   Nature width 1 (8 envs).
-- `masks`: one mask update (the XLA-compiled `update_masks` at a due step) of a 95% ERK
-  network, timed on its own: MinAtar width 1, Nature widths 1 and 3 (a 14M-weight kernel).
+- `masks`: one mask update (the XLA-compiled `Updater.update` at a due step) of a 95% ERK
+  network by gmp and by set (drop and regrow; rigl adds one gradient), timed on its own:
+  MinAtar width 1, Nature widths 1 and 3 (a 14M-weight kernel).
 - `export`: Nature and Impala encoders (--export_encoders) of widths 1, 3 and 5
   (--export_widths) on Pong's observations, exported dense and at 90%, 95% and 99% ERK
   sparsity (masks from the initial weights) by `tfprune_rl.export.export_network` as training
@@ -63,6 +64,7 @@ with quiet_startup():
     from tfprune_rl.replay import ReplayBuffer
     from tfprune_rl.training import TrainConfig, ValueBasedTrainer
     from tfprune_rl.training.build import build_q_network
+    from tfprune_rl.training.config import pruning_config
 
 MINATAR = ["--flagfile=experiments/minatar/dqn.flags", "--env=MinAtar/Breakout-v1",
            "--num_env_steps=40000", "--learning_starts=5000", "--log_interval=10000",
@@ -150,22 +152,26 @@ def _mask_update_ms(repeats: int = 5) -> dict:
         env = make_gym_env(env_id)
         observation_spec, action_spec = env_specs(env)
         env.close()
-        config = TrainConfig(root_dir="unused", env_id=env_id, agent="dqn", encoder=encoder,
-                             width=width, sparsity=0.95, num_env_steps=100, learning_starts=0,
-                             schedule=pruning.GradualSchedule(frequency=1))
-        wrappers = pruning.pruning_wrappers(
-            build_q_network(config, observation_spec, action_spec).stack)
-        update = tf.function(lambda step: pruning.update_masks(wrappers, step), jit_compile=True)
-        update(tf.constant(20, tf.int64))
-        times = []
-        for step in range(21, 21 + repeats):  # every step is due at frequency 1
-            start = time.perf_counter()
-            update(tf.constant(step, tf.int64))
-            float(wrappers[-1].pruning_vars[0][2].numpy())  # waits for the update
-            times.append(time.perf_counter() - start)
-        weights = sum(w.pruning_vars[0][0].shape.num_elements() for w in wrappers)
-        figures[name] = {"ms": 1000 * min(times), "pruned_weights": weights}
-        print(f"masks    {name}: {1000 * min(times):.1f} ms for {weights:,} weights", flush=True)
+        for method in ("gmp", "set"):
+            config = TrainConfig(root_dir="unused", env_id=env_id, agent="dqn", encoder=encoder,
+                                 width=width, sparsity=0.95, num_env_steps=100,
+                                 learning_starts=0, pruning=method,
+                                 schedule=pruning.PolynomialSchedule(frequency=1))
+            kernels = pruning.masked_kernels(
+                build_q_network(config, observation_spec, action_spec).stack)
+            updater = pruning.create_updater(pruning_config(config))
+            update = tf.function(lambda step: updater.update(kernels, step), jit_compile=True)
+            update(tf.constant(20, tf.int64))
+            times = []
+            for step in range(21, 21 + repeats):  # every step is due at frequency 1
+                start = time.perf_counter()
+                update(tf.constant(step, tf.int64))
+                float(kernels[-1].threshold.numpy())  # waits for the update
+                times.append(time.perf_counter() - start)
+            weights = sum(k.kernel.shape.num_elements() for k in kernels)
+            figures[f"{name}, {method}"] = {"ms": 1000 * min(times), "pruned_weights": weights}
+            print(f"masks    {name}, {method}: {1000 * min(times):.1f} ms for {weights:,} "
+                  "weights", flush=True)
     return figures
 
 
@@ -189,7 +195,7 @@ def _pruning_cost(rounds: int, tmp: str) -> dict:
                 root_dir=os.path.join(tmp, f"{name}-{variant}"), env_id=env_id, agent="dqn",
                 encoder=encoder, sparsity=sparsity, num_envs=envs, num_env_steps=4_000_000,
                 learning_starts=2000, batch_size=32, update_period=4, replay_capacity=100_000,
-                schedule=pruning.GradualSchedule(start=0.0005, end=0.8))
+                schedule=pruning.PolynomialSchedule(start=0.0005, end=0.8))
             os.makedirs(config.root_dir)
             trainer = ValueBasedTrainer(config, log=lambda line: None)
             trainer.start(0)
@@ -237,10 +243,11 @@ def _exported(encoder: str, width: int, sparsity: float, output_dir: str, observ
     # Masks update every step, so step 80 of 100 (the schedule's end) holds the final sparsity.
     config = TrainConfig(root_dir=output_dir, env_id="ALE/Pong-v5", agent="dqn", encoder=encoder,
                          width=width, sparsity=sparsity, num_env_steps=100, learning_starts=0,
-                         schedule=pruning.GradualSchedule(frequency=1))
+                         schedule=pruning.PolynomialSchedule(frequency=1))
     q_network = build_q_network(config, observation_spec, action_spec)
     if sparsity:
-        pruning.update_masks(pruning.pruning_wrappers(q_network.stack), 80)
+        pruning.create_updater(pruning_config(config)).update(
+            pruning.masked_kernels(q_network.stack), 80)
     return export_network(q_network, ts.time_step_spec(observation_spec), action_spec, output_dir,
                           observations, {"sparsity": sparsity}, train_step=0,
                           formats=("saved_model", "tflite"))

@@ -5,15 +5,15 @@ network several times per update; these losses are written out instead (each a f
 the papers).
 
 Masks change only between updates: each network's optimizer (`pruning.MaskedAdam`) never moves
-its pruned weights, and the trainer calls `update_masks` after the updates at which a gradual
-schedule is due, for every network at once.
+its pruned weights, and the trainer runs the pruning method's mask updates for every network.
 
 Defaults are the papers': TD3+BC (Fujimoto & Gu 2021: Adam 3e-4, discount 0.99, tau 0.005,
 policy noise 0.2 clipped at 0.5, actor every 2 updates, alpha 2.5), SAC (Haarnoja et al. 2018:
 entropy target -|A|, learned temperature) and CQL(H) (Kumar et al. 2020: alpha 5 on MuJoCo,
 10 sampled actions per kind). BC is TD3+BC's behavioral cloning baseline: MSE to the data's action.
 
-Each agent's `saliency_losses` are its own training losses at initialization, per network:
+Each agent's `network_losses` are its own training losses, per network (what SNIP and GraSP
+score at initialization and RigL grows by):
 BC the BC loss for the actor; TD3+BC the TD3+BC actor loss for the actor and the twin TD loss
 for the critic; SAC and CQL-SAC the actor loss and the critic loss (with the CQL term).
 """
@@ -24,7 +24,7 @@ import math
 import tensorflow as tf
 
 from tfprune_rl.networks.actor_critic import ActorNetwork, CriticNetwork
-from tfprune_rl.pruning import MaskedAdam, masked_kernels, pruning_wrappers, update_masks
+from tfprune_rl.pruning import MaskedAdam, masked_kernels
 
 CONTINUOUS_AGENTS = ("bc", "td3_bc", "sac", "cql_sac")
 
@@ -75,9 +75,6 @@ class _Agent(tf.Module):
     def actor(self) -> ActorNetwork:
         return self.networks["actor"]
 
-    def wrappers(self, name: str):
-        return pruning_wrappers(self.networks[name].stack)
-
     def sync_targets(self) -> None:
         """Targets start equal to the (masked) online networks."""
         for name, target in self.targets.items():
@@ -89,13 +86,7 @@ class _Agent(tf.Module):
         gradients = tape.gradient(loss, net.trainable_variables)
         self.optimizers[name].apply_gradients(zip(gradients, net.trainable_variables))
 
-    def update_masks(self, step) -> None:
-        """Every network's masks at schedule step `step` (see `pruning.update_masks`)."""
-        for name, optimizer in self.optimizers.items():
-            update_masks(self.wrappers(name), step)
-            optimizer.zero_pruned_moments()
-
-    def saliency_losses(self) -> dict:
+    def network_losses(self) -> dict:
         raise NotImplementedError
 
     def train(self, batch: dict, update_actor: bool) -> dict:
@@ -110,7 +101,7 @@ class BcAgent(_Agent):
         action, _ = self.actor(batch["observation"])
         return _mse(action, batch["action"])
 
-    def saliency_losses(self) -> dict:
+    def network_losses(self) -> dict:
         return {"actor": self.bc_loss}
 
     def train(self, batch, update_actor=True):
@@ -151,7 +142,7 @@ class _TwinCriticAgent(_Agent):
                             self.hyperparams.tau)
         return losses
 
-    def saliency_losses(self) -> dict:
+    def network_losses(self) -> dict:
         return {"actor": self.actor_loss, "critic": self.critic_loss}
 
 

@@ -62,7 +62,10 @@ def config_flags(runs: list[Run]) -> list[str]:
 
 
 def config_of(run: Run, names: list[str]) -> tuple[tuple[str, str], ...]:
-    return tuple((name, run.flags.get(name, "")) for name in names)
+    """A dense run (sparsity 0) has no pruning method: its `pruning` reads "none"."""
+    dense = float(run.flags.get("sparsity", "1")) == 0
+    return tuple((name, "none" if dense and name == "pruning" else run.flags.get(name, ""))
+                 for name in names)
 
 
 def config_label(config: tuple[tuple[str, str], ...]) -> str:

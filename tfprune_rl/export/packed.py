@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from tfprune_rl.pruning import apply_masks, pruning_wrappers, strip
+from tfprune_rl.pruning import apply_masks, masked_kernels, strip
 
 PACKINGS = ("auto", "packed", "dense")
 BUCKETS = 4
@@ -206,7 +206,7 @@ def serving_copy(network, packed_layers: dict[str, PackedDense] | None = None):
     moves pruned entries after each forward pass), with `packed_layers` (of that copy's
     weights, by name) in place of their dense layers."""
     packed_layers = packed_layers or {}
-    apply_masks(pruning_wrappers(network.stack))
+    apply_masks(masked_kernels(network.stack))
     sources = strip(network.stack)
 
     def transform(layers):

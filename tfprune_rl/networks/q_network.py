@@ -31,7 +31,7 @@ class QNetwork(network.Network):
 
     The forward pass runs the layers inside any pruning wrappers: a TF-MOT wrapper re-masks
     its kernel on every call (acting, target and online passes alike), while the kernels only
-    change at optimizer steps, after which `tfprune_rl.pruning.update_masks` re-masks them
+    change at optimizer steps, after which `tfprune_rl.pruning.Updater.update` re-masks them
     once. Masks advance only there, counted in gradient updates.
 
     `normalize_features` divides the features the head reads by their L2 norm (the feature

@@ -1,30 +1,44 @@
-"""Pruning on TF-MOT wrappers: schedules, distributions, masks, and an optimizer that keeps pruned
-weights at zero; depends on nothing else in the package."""
+"""Sparse training on TF-MOT wrappers: one updater interface, a registry of methods, schedules,
+distributions, and an optimizer that keeps pruned weights at zero; depends on nothing else in
+the package."""
 
+from tfprune_rl.pruning.api import METHODS, check_pruning, create_updater
 from tfprune_rl.pruning.distribution import DISTRIBUTIONS, layer_sparsities
 from tfprune_rl.pruning.optimizer import MaskedAdam
-from tfprune_rl.pruning.schedule import GradualSchedule
+from tfprune_rl.pruning.schedule import NoUpdates, OneShot, Periodic, PolynomialSchedule
+from tfprune_rl.pruning.select import keep_largest
 from tfprune_rl.pruning.stats import KernelSparsity, kernel_sparsity, total_sparsity
 from tfprune_rl.pruning.summaries import write_sparsity_summaries
+from tfprune_rl.pruning.updater import PruningConfig, Updater
 from tfprune_rl.pruning.wrap import (
+    FixedSparsity,
+    MaskedKernel,
     PruneLowMagnitude,
-    PruningConfig,
     apply_masks,
     kernel_mask,
     masked_kernels,
     pruning_wrappers,
     strip,
-    update_masks,
 )
 
 __all__ = [
     "DISTRIBUTIONS",
-    "GradualSchedule",
+    "FixedSparsity",
     "KernelSparsity",
+    "METHODS",
     "MaskedAdam",
+    "MaskedKernel",
+    "NoUpdates",
+    "OneShot",
+    "Periodic",
+    "PolynomialSchedule",
     "PruneLowMagnitude",
     "PruningConfig",
+    "Updater",
     "apply_masks",
+    "check_pruning",
+    "create_updater",
+    "keep_largest",
     "kernel_mask",
     "kernel_sparsity",
     "layer_sparsities",
@@ -32,6 +46,5 @@ __all__ = [
     "pruning_wrappers",
     "strip",
     "total_sparsity",
-    "update_masks",
     "write_sparsity_summaries",
 ]

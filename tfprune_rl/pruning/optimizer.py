@@ -3,7 +3,8 @@
 Each gradient is multiplied by its kernel's mask before Adam sees it, and after every mask
 update Adam's moments are zeroed where the new mask prunes (`zero_pruned_moments`). A pruned
 weight is then 0 with zero moments and zero gradients, so Adam's step for it is exactly 0
-(and so is decoupled weight decay's), until a mask update keeps it again. Kept weights train
+(and so is decoupled weight decay's), until a mask update keeps it again: then it starts at 0
+with zero moments, as a new weight does in SET and RigL. Kept weights train
 as with plain Adam. Re-masking the kernels after each step instead cost 7% of a MinAtar
 update here; the gradient's multiply fuses into the backward pass.
 """
@@ -13,18 +14,18 @@ from typing import Sequence
 
 import tensorflow as tf
 
+from tfprune_rl.pruning.wrap import MaskedKernel
+
 
 class MaskedAdam(tf.keras.optimizers.Adam):
-    """`masked_kernels`: (kernel, mask) pairs (`pruning.masked_kernels`); other variables train
-    as with Adam."""
+    """`masked_kernels`: `pruning.masked_kernels` of the network; other variables train as with
+    Adam."""
 
-    def __init__(self, *args, masked_kernels: Sequence[tuple[tf.Variable, tf.Variable]] = (),
-                 **kwargs):
+    def __init__(self, *args, masked_kernels: Sequence[MaskedKernel] = (), **kwargs):
         super().__init__(*args, **kwargs)
         # A read-only view: TF would track a dict (and refuse to save its keys); the masks are
         # saved with their networks.
-        self._masks = types.MappingProxyType({kernel.ref(): mask
-                                              for kernel, mask in masked_kernels})
+        self._masks = types.MappingProxyType({k.kernel.ref(): k.mask for k in masked_kernels})
 
     def apply_gradients(self, grads_and_vars, *args, **kwargs):
         masked = [(gradient * self._masks[variable.ref()]

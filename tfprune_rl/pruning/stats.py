@@ -6,7 +6,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfprune_rl.pruning.wrap import PruneLowMagnitude, strip
+from tfprune_rl.pruning.wrap import masked_kernels, strip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,17 +23,16 @@ class KernelSparsity:
 
 
 def kernel_sparsity(layers: Sequence[tf.keras.layers.Layer]) -> list[KernelSparsity]:
-    """One entry per layer with a kernel; `target` is the final sparsity of its schedule."""
+    """One entry per layer with a kernel; `target` is its final sparsity, `threshold` the smallest
+    magnitude kept at its last mask change."""
     stats = []
     for layer, inner in zip(layers, strip(layers)):
         if not hasattr(inner, "kernel"):
             continue
         kernel = inner.kernel.numpy()
-        if isinstance(layer, PruneLowMagnitude):
-            target = float(layer.pruning_schedule.final_sparsity)
-            threshold = float(layer.pruning_vars[0][2].numpy())
-        else:
-            target, threshold = 0.0, None
+        target, threshold = 0.0, None
+        for masked in masked_kernels([layer]):
+            target, threshold = masked.target, float(masked.threshold.numpy())
         stats.append(
             KernelSparsity(inner.name, int(np.sum(kernel == 0)), kernel.size, target, threshold)
         )

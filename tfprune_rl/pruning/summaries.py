@@ -1,4 +1,4 @@
-"""TensorBoard scalars for sparsity: per layer, total, and the TF-MOT magnitude threshold."""
+"""TensorBoard scalars for sparsity: per layer, total, and the smallest kept magnitude."""
 
 from typing import Sequence
 

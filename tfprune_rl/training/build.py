@@ -12,17 +12,14 @@ from tfprune_rl.agents import create_agent, linearly_decaying_epsilon, make_opti
 from tfprune_rl.envs import env_specs, make_gym_env
 from tfprune_rl.networks import QNetwork
 from tfprune_rl.training.checkpoints import checkpoint_path
-from tfprune_rl.training.config import TrainConfig
-
-
-def pruning_config(config: TrainConfig) -> pruning.PruningConfig:
-    return pruning.PruningConfig(config.sparsity, config.total_updates, config.distribution,
-                                 config.schedule)
+from tfprune_rl.training.config import TrainConfig, pruning_config
 
 
 def build_q_network(config: TrainConfig, observation_spec, action_spec) -> QNetwork:
-    """The online network, its kernels wrapped for pruning when `config.sparsity` > 0."""
-    layer_transform = pruning_config(config).wrap if config.sparsity > 0 else None
+    """The online network, its kernels wrapped for the configured pruning method when
+    `config.sparsity` > 0."""
+    layer_transform = (pruning.create_updater(pruning_config(config)).wrap if config.sparsity > 0
+                       else None)
     return QNetwork(
         observation_spec, action_spec, config.encoder, config.width, config.hidden_units,
         num_atoms(config.agent), layer_transform, config.l2_normalize,
@@ -87,6 +84,6 @@ def export_metadata(config: TrainConfig, env_step: int) -> dict:
     """What an export records about the run it came from (the update count is added by export)."""
     return {"env_id": config.env_id, "sticky_actions": config.sticky_actions,
             "mode": config.mode, "agent": config.agent, "encoder": config.encoder, "width": config.width,
-            "target_sparsity": config.sparsity, "l2_normalize": config.l2_normalize,
+            "pruning": config.pruning, "target_sparsity": config.sparsity, "l2_normalize": config.l2_normalize,
             "v_max": config.hparams.v_max,
             "env_step": env_step}

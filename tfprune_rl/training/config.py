@@ -5,7 +5,7 @@ import dataclasses
 from tfprune_rl.agents import AGENTS, DqnHyperparams
 from tfprune_rl.envs import game_name
 from tfprune_rl.networks import ENCODERS
-from tfprune_rl.pruning import DISTRIBUTIONS, GradualSchedule
+from tfprune_rl.pruning import PolynomialSchedule, PruningConfig, check_pruning
 from tfprune_rl.replay import REPLAY_SCHEMES
 
 MODES = ("online", "offline")
@@ -30,8 +30,13 @@ class TrainConfig:
     hidden_units: tuple[int, ...] = (64, 64)
     width: int = 4
     sparsity: float = 0.95
+    pruning: str = "gmp"
     distribution: str = "erk"
-    schedule: GradualSchedule = GradualSchedule()
+    schedule: PolynomialSchedule = PolynomialSchedule()
+    drop_fraction: float = 0.3
+    regrow_end: float = 0.75
+    saliency_batches: int = 1
+    mask_from: str = ""
     hparams: DqnHyperparams = DqnHyperparams(
         learning_rate=1e-3, adam_epsilon=1e-8, gamma=0.99, target_update_period=256
     )
@@ -60,13 +65,10 @@ class TrainConfig:
     def __post_init__(self):
         choices = {"mode": (self.mode, MODES), "agent": (self.agent, AGENTS),
                    "encoder": (self.encoder, ENCODERS),
-                   "sparsity distribution": (self.distribution, DISTRIBUTIONS),
                    "replay scheme": (self.replay_scheme, REPLAY_SCHEMES)}
         for what, (value, allowed) in choices.items():
             if value not in allowed:
                 raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(allowed)}")
-        if not 0.0 <= self.sparsity < 1.0:
-            raise ValueError(f"sparsity={self.sparsity} must be in [0, 1)")
         if self.width < 1:
             raise ValueError(f"width={self.width} must be an integer >= 1")
         if not self.hidden_units or min(self.hidden_units) < 1:
@@ -105,8 +107,7 @@ class TrainConfig:
                 f"num_env_steps={self.num_env_steps} leaves no gradient update after "
                 f"learning_starts={self.learning_starts}"
             )
-        if self.sparsity > 0:
-            self.schedule.update_steps(self.total_updates)
+        check_pruning(pruning_config(self), self.mask_from)
 
     def _check_mode(self):
         if self.offline:
@@ -152,3 +153,11 @@ class TrainConfig:
 def updates_between(first_step: int, last_step: int, update_period: int) -> int:
     """Gradient updates due at env steps t in (first_step, last_step]."""
     return last_step // update_period - first_step // update_period
+
+
+def pruning_config(config) -> PruningConfig:
+    """The pruning a run config describes (value-based or continuous: the same field names)."""
+    return PruningConfig(
+        config.sparsity, config.total_updates, config.distribution, config.schedule,
+        config.pruning, config.drop_fraction, config.regrow_end, config.saliency_batches,
+        config.seed)

@@ -1,15 +1,15 @@
-"""Offline continuous control: how a step updates. Load the dataset, build the agent, prune once
-at initialization (or gradually), then one update per step on a uniform batch; the env is
-stepped only for evaluation. The runner (`training/runner.py`) owns the rest of the run, and
-the run directory is a value-based run's.
+"""Offline continuous control: how a step updates. Load the dataset, build the agent, make the
+pruning method's masks before the first update (and update them on its schedule), then one
+update per step on a uniform batch; the env is stepped only for evaluation. The runner
+(`training/runner.py`) owns the rest of the run, and the run directory is a value-based run's.
 """
 
-import time
 from typing import Callable
 
 import numpy as np
 import tensorflow as tf
 
+from tfprune_rl import pruning
 from tfprune_rl.agents.continuous import (
     BcAgent, ContinuousHyperparams, SacAgent, Td3BcAgent,
 )
@@ -19,12 +19,10 @@ from tfprune_rl.export.actor_export import export_actor
 from tfprune_rl.networks.actor_critic import ActorNetwork, CriticNetwork
 from tfprune_rl.offline.chunk import DatasetError
 from tfprune_rl.offline.transitions import References, Transitions, load_transitions
-from tfprune_rl.pruning import (
-    GradualSchedule, PruningConfig, kernel_sparsity, total_sparsity,
-)
-from tfprune_rl.pruning.saliency import global_masks, install_masks, saliency_scores, wrap_fixed
+from tfprune_rl.training.config import pruning_config
 from tfprune_rl.training.continuous_config import ContinuousConfig
 from tfprune_rl.training.evaluation import EVAL_SEED_OFFSET, evaluate
+from tfprune_rl.training.lottery import source_masks, source_seed
 from tfprune_rl.training.runner import Intervals, check_finite, run
 from tfprune_rl.training.timing import PhaseTimer
 
@@ -43,22 +41,15 @@ def check_dataset(transitions: Transitions, observation_spec, action_spec, path:
                            f"[{action_spec.minimum.min()}, {action_spec.maximum.max()}]")
 
 
-def gradual_pruning(config: ContinuousConfig) -> PruningConfig:
-    """`--pruning=gmp`: the value-based paper's schedule over this run's updates."""
-    return PruningConfig(config.sparsity, config.num_updates, "uniform", GradualSchedule())
-
-
 def make_agent(config: ContinuousConfig, observation_spec, action_spec, observation_stats):
-    """The agent with its networks wrapped for the configured pruning (none when dense)."""
-    transform = None
-    if config.sparsity > 0 and config.pruning == "gmp":
-        transform = gradual_pruning(config).wrap
-    elif config.sparsity > 0:
-        transform = wrap_fixed
+    """The agent with its networks wrapped for the configured pruning (none when dense); a
+    lottery ticket's networks start at its source run's initialization."""
+    transform = (pruning.create_updater(pruning_config(config)).wrap if config.sparsity > 0
+                 else None)
     mean, std = observation_stats
     network_args = dict(hidden_units=config.hidden_units, width=config.width,
                         observation_mean=mean, observation_std=std, layer_transform=transform,
-                        seed=config.seed)
+                        seed=source_seed(config.mask_from) if config.mask_from else config.seed)
     gaussian = config.agent in ("sac", "cql_sac")
     actor = ActorNetwork(observation_spec, action_spec, gaussian=gaussian, **network_args)
     hyperparams = ContinuousHyperparams()
@@ -74,27 +65,9 @@ def _tensors(batch: dict) -> dict:
     return {name: tf.constant(value) for name, value in batch.items()}
 
 
-def prune_at_initialization(agent, config: ContinuousConfig, transitions: Transitions) -> dict:
-    """Scores each network's kernels with its own loss on `saliency_batches` batches, keeps the
-    global top (1 - sparsity) per network, installs the masks; returns each network's sparsity."""
-    rng = np.random.default_rng([config.seed, 1])
-    batches = [_tensors(transitions.sample(config.batch_size, rng))
-               for _ in range(config.saliency_batches)]
-    sparsities = {}
-    for name, loss in agent.saliency_losses().items():
-        wrappers = agent.wrappers(name)
-        kernels = [wrapper.pruning_vars[0][0] for wrapper in wrappers]
-        scores = saliency_scores(config.pruning, kernels, loss, batches, config.seed)
-        masks = global_masks(scores, config.sparsity)
-        install_masks(wrappers, masks)
-        sparsities[name] = 1.0 - sum(m.sum() for m in masks) / sum(m.size for m in masks)
-    agent.sync_targets()
-    return sparsities
-
-
 def network_sparsities(agent) -> dict[str, float]:
     """Zeros in each network's kernels."""
-    return {name: total_sparsity(kernel_sparsity(net.stack))
+    return {name: pruning.total_sparsity(pruning.kernel_sparsity(net.stack))
             for name, net in agent.networks.items()}
 
 
@@ -117,10 +90,12 @@ class ContinuousTrainer:
         check_dataset(self.transitions, observation_spec, self.action_spec, config.dataset)
         self.agent = make_agent(config, observation_spec, self.action_spec,
                                 self.transitions.observation_stats())
-        self.mask_updates = (gradual_pruning(config).mask_update_steps()
-                             if config.sparsity > 0 and config.pruning == "gmp" else range(0))
+        self.updater = pruning.create_updater(pruning_config(config))
+        self.kernels = {name: pruning.masked_kernels(net.stack)
+                        for name, net in self.agent.networks.items()}
+        self.mask_updates = self.updater.update_steps()
         self.train_step = tf.function(self.agent.train, jit_compile=True)
-        self.update_masks = tf.function(self.agent.update_masks, jit_compile=True)
+        self.update_masks = tf.function(self._update_masks, jit_compile=True)
         self.act = tf.function(lambda observation: self.agent.actor(observation)[0],
                                jit_compile=True)
         self.delay = (self.agent.hyperparams.policy_delay if isinstance(self.agent, Td3BcAgent)
@@ -135,7 +110,7 @@ class ContinuousTrainer:
                 f"x{c.width}, {pruned}, {c.num_updates:,} updates, offline on {c.dataset}")
 
     def checkpointed(self) -> dict:
-        return {"agent": self.agent}
+        return {"agent": self.agent, "pruning": self.updater}
 
     def divergence_hint(self) -> str:
         return f"--learning_rate={self.agent.hyperparams.learning_rate:g} (lower it)"
@@ -149,17 +124,33 @@ class ContinuousTrainer:
                  + (f"random {references.random:.1f}, expert {references.expert:.1f}"
                     if references else "none (no normalized score)"))
         self.updates = self.logged_updates = int(self.agent.updates.numpy())
-        single_shot = config.sparsity > 0 and config.pruning != "gmp"
-        if position and single_shot:  # FixedMask's reported sparsity lives outside checkpoints
-            for name in self.agent.networks:
-                wrappers = self.agent.wrappers(name)
-                install_masks(wrappers, [w.pruning_vars[0][1].numpy() for w in wrappers])
-        elif single_shot:
-            start = time.time()
-            sparsities = prune_at_initialization(self.agent, config, self.transitions)
-            self.log(f"{config.pruning} masks from {config.saliency_batches} batch(es) in "
-                     f"{time.time() - start:.1f} s: " + ", ".join(
-                         f"{name} {value:.4f} sparse" for name, value in sparsities.items()))
+        if not self.updates and config.sparsity:
+            self._initialize_masks()
+
+    def _initialize_masks(self) -> None:
+        """Each network's masks from the method, before the first update (scored with its own
+        loss, on `saliency_batches` batches of the dataset, when the method reads a loss)."""
+        config = self.config
+        tickets = (source_masks(config.mask_from, self.agent.networks,
+                                lambda copies: {"networks": copies}) if config.mask_from else {})
+        rng = np.random.default_rng([config.seed, 1])
+        batches = ([_tensors(self.transitions.sample(config.batch_size, rng))
+                    for _ in range(config.saliency_batches)] if self.updater.reads_loss else ())
+        losses = self.agent.network_losses()
+        for name, kernels in self.kernels.items():
+            self.updater.initialize(kernels, losses[name], batches, tickets.get(name))
+        self.agent.sync_targets()
+        sparsities = network_sparsities(self.agent)
+        if any(sparsities.values()):
+            self.log(f"{config.pruning} masks before the first update: " + ", ".join(
+                f"{name} {value:.4f} sparse" for name, value in sparsities.items()))
+
+    def _update_masks(self, step, batch) -> None:
+        """Every network's masks after update `step` (`batch` for a method's loss)."""
+        losses = self.agent.network_losses()
+        for name, kernels in self.kernels.items():
+            self.updater.update(kernels, step, losses[name], batch)
+            self.agent.optimizers[name].zero_pruned_moments()
 
     def advance(self) -> int:
         config = self.config
@@ -173,7 +164,9 @@ class ContinuousTrainer:
         self.updates += 1
         if self.updates in self.mask_updates:
             with self.timer.phase("masks"):
-                self.update_masks(tf.constant(self.updates, tf.int64))
+                self.update_masks(tf.constant(self.updates, tf.int64), _tensors(
+                    self.transitions.sample(config.batch_size, np.random.default_rng(
+                        [config.seed, self.updates, 4]))) if self.updater.reads_loss else {})
         return self.updates
 
     def settle(self) -> None:
@@ -222,7 +215,7 @@ class ContinuousTrainer:
         config, references = self.config, self.references
         return {
             "env_id": config.env_id, "mode": "offline", "agent": config.agent,
-            "pruning": config.pruning, "target_sparsity": config.sparsity,
+            "pruning": config.pruning, "target_sparsity": config.sparsity, "seed": config.seed,
             "width": config.width, "normalized_score": None,
             "reference_returns": ({"random": references.random, "expert": references.expert}
                                   if references else None),

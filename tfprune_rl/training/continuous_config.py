@@ -4,9 +4,8 @@ import dataclasses
 from typing import Sequence
 
 from tfprune_rl.agents.continuous import CONTINUOUS_AGENTS
-from tfprune_rl.pruning.saliency import SALIENCY_METHODS
-
-PRUNING_METHODS = (*SALIENCY_METHODS, "gmp")
+from tfprune_rl.pruning import PolynomialSchedule, check_pruning
+from tfprune_rl.training.config import pruning_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -14,9 +13,9 @@ class ContinuousConfig:
     """Defaults: TD3+BC's (Fujimoto & Gu 2021: 1M updates, batch 256, 256-256 MLPs, evaluation
     every 5,000 updates over 10 episodes) and the single-shot paper's 95% SNIP.
 
-    `pruning` is a single-shot method (masks from `saliency_batches` batches of the dataset,
-    before training, then fixed) or `gmp` (gradual magnitude pruning over training, with the
-    schedule of the value-based runs). Sparsity 0 is the dense baseline.
+    `pruning` is any registered method (`pruning.METHODS`), each network pruned on its own:
+    single-shot `snip`/`grasp` score on `saliency_batches` batches of the dataset, `gmp` follows
+    the value-based runs' schedule. Sparsity 0 is the dense baseline.
     """
 
     root_dir: str
@@ -25,7 +24,12 @@ class ContinuousConfig:
     agent: str = "td3_bc"
     sparsity: float = 0.95
     pruning: str = "snip"
+    distribution: str = "uniform"
+    schedule: PolynomialSchedule = PolynomialSchedule()
+    drop_fraction: float = 0.3
+    regrow_end: float = 0.75
     saliency_batches: int = 1
+    mask_from: str = ""
     num_updates: int = 1_000_000
     batch_size: int = 256
     hidden_units: Sequence[int] = (256, 256)
@@ -40,12 +44,7 @@ class ContinuousConfig:
     def __post_init__(self):
         if self.agent not in CONTINUOUS_AGENTS:
             raise ValueError(f"unknown agent {self.agent!r}; choose one of {', '.join(CONTINUOUS_AGENTS)}")
-        if self.pruning not in PRUNING_METHODS:
-            raise ValueError(f"unknown pruning method {self.pruning!r}; choose one of "
-                             f"{', '.join(PRUNING_METHODS)}")
-        if not 0.0 <= self.sparsity < 1.0:
-            raise ValueError(f"sparsity={self.sparsity} must be in [0, 1)")
-        for name in ("saliency_batches", "num_updates", "batch_size", "width", "eval_interval",
+        for name in ("num_updates", "batch_size", "width", "eval_interval",
                      "eval_episodes", "log_interval", "checkpoint_interval"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
@@ -54,3 +53,8 @@ class ContinuousConfig:
         if self.reference_returns is not None and len(set(self.reference_returns)) != 2:
             raise ValueError(f"reference_returns={list(self.reference_returns)} must be two "
                              "different returns: random, expert")
+        check_pruning(pruning_config(self), self.mask_from)
+
+    @property
+    def total_updates(self) -> int:
+        return self.num_updates

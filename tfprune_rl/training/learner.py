@@ -34,6 +34,16 @@ def as_transition(batch: dict[str, tf.Tensor]) -> trajectory.Transition:
     return trajectory.Transition(first, policy_step.PolicyStep(batch["action"], (), ()), second)
 
 
+def training_loss(agent) -> Callable[[dict], tf.Tensor]:
+    """The agent's loss on a replay batch: what SNIP and GraSP score and RigL grows by."""
+    def loss(batch):
+        with tf.summary.record_if(False):  # the loop writes its own summaries
+            return agent.loss(as_transition(
+                {**batch, "action": tf.cast(batch["action"], tf.int64)}),
+                weights=tf.ones_like(batch["reward"])).loss
+    return loss
+
+
 class Learner:
     """`learner(env_step, batch, observation)`: one update per `batch_size` transitions of
     `batch` (as `ReplayBuffer.sample` returns them), then, given the envs' `observation`,
@@ -43,11 +53,10 @@ class Learner:
     losses and priorities stay tensors, read only when needed.
     """
 
-    def __init__(self, agent, act: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], wrappers,
+    def __init__(self, agent, act: Callable[[tf.Tensor, tf.Tensor], tf.Tensor],
                  observation_spec, batch_size: int):
         self._agent = agent
         self._act = act
-        self._wrappers = wrappers
         self._spec = observation_spec
         self._batch_size = batch_size
         self._functions = {}
@@ -94,8 +103,6 @@ class Learner:
         def learn_and_act(env_step, *inputs):
             observation, batch = (inputs[0], inputs[1:]) if act else (None, inputs)
             results = [update(batch[0][i], batch[1][i]) for i in range(updates)]
-            for wrapper in self._wrappers if updates else ():  # the schedule counts updates
-                wrapper.pruning_step.assign(agent.train_step_counter)
             losses = tf.stack([loss for loss, _ in results]) if results else tf.zeros([0])
             priorities = (tf.stack([p for _, p in results]) if results
                           else tf.zeros([0, b]))

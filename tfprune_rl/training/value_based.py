@@ -29,17 +29,19 @@ from tfprune_rl.networks import q_values
 from tfprune_rl.offline import DatasetRecorder, dataset_spec, load_dataset
 from tfprune_rl.replay import ReplayBuffer
 from tfprune_rl.training.build import (
-    build_agent, build_q_network, collect_epsilon, export_metadata, pruning_config,
+    build_agent, build_q_network, collect_epsilon, export_metadata,
 )
-from tfprune_rl.training.config import TrainConfig, updates_between
+from tfprune_rl.training.config import TrainConfig, pruning_config, updates_between
 from tfprune_rl.training.evaluation import EVAL_SEED_OFFSET, evaluate
 from tfprune_rl.training.jsonl_log import JsonlLog
-from tfprune_rl.training.learner import Learner
+from tfprune_rl.training.learner import Learner, training_loss
+from tfprune_rl.training.lottery import source_masks, source_seed
 from tfprune_rl.training.runner import Intervals, check_finite
 from tfprune_rl.training.timing import PhaseTimer
 
 DATASET_DIR = "dataset"  # where --record_dataset writes, in the run directory
 RECENT_EPISODES = 10
+LOSS_BATCH = ("observation", "next_observation", "action", "reward", "discount")
 
 
 class ValueBasedTrainer:
@@ -52,28 +54,31 @@ class ValueBasedTrainer:
         self.intervals = Intervals(config.total_steps, config.log_interval,
                                    config.eval_interval, config.checkpoint_interval)
         self.timer = PhaseTimer()
-        tf.keras.utils.set_random_seed(config.seed)
+        # A lottery ticket's network starts at its source run's initialization.
+        tf.keras.utils.set_random_seed(source_seed(config.mask_from) if config.mask_from
+                                       else config.seed)
         tf.config.experimental.enable_op_determinism()
         self.eval_env = make_gym_env(config.env_id, config.sticky_actions)
         observation_spec, self.action_spec = env_specs(self.eval_env)
         self.time_step_spec = ts.time_step_spec(observation_spec)
         self.q_network = build_q_network(config, observation_spec, self.action_spec)
+        tf.keras.utils.set_random_seed(config.seed)
         self.env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
-        self.optimizer = make_optimizer(config.hparams,
-                                        pruning.masked_kernels(self.q_network.stack))
+        self.kernels = pruning.masked_kernels(self.q_network.stack)
+        self.updater = pruning.create_updater(pruning_config(config))
+        self.optimizer = make_optimizer(config.hparams, self.kernels)
         self.epsilon = collect_epsilon(config, self.env_steps)
         self.agent = build_agent(config, self.time_step_spec, self.action_spec, self.q_network,
                                  self.epsilon, self.optimizer)
         self.explore_rng = tf.random.Generator.from_seed(config.seed)
         self.eval_rng = tf.random.Generator.from_seed(config.seed + EVAL_SEED_OFFSET)
-        wrappers = pruning.pruning_wrappers(self.q_network.stack)
-        self.learner = Learner(self.agent, self._collect_actions, wrappers, observation_spec,
+        self.learner = Learner(self.agent, self._collect_actions, observation_spec,
                                config.batch_size)
-        self.update_masks = tf.function(lambda step: (pruning.update_masks(wrappers, step),
-                                                      self.optimizer.zero_pruned_moments()),
-                                        jit_compile=True)
-        self.mask_updates = (pruning_config(config).mask_update_steps() if config.sparsity > 0
-                             else range(0))
+        self.loss = training_loss(self.agent)
+        self.update_masks = tf.function(
+            lambda step, batch: (self.updater.update(self.kernels, step, self.loss, batch),
+                                 self.optimizer.zero_pruned_moments()), jit_compile=True)
+        self.mask_updates = self.updater.update_steps()
         self.act_for_eval = tf.function(lambda observation: self._epsilon_greedy(
             observation, config.eval_epsilon, self.eval_rng), jit_compile=True)
         self.envs, self.dataset = None, None
@@ -100,7 +105,7 @@ class ValueBasedTrainer:
 
     def describe(self) -> str:
         c = self.config
-        pruned = (f"{c.sparsity:.0%} sparse (gmp, {c.distribution})" if c.sparsity > 0
+        pruned = (f"{c.sparsity:.0%} sparse ({c.pruning}, {c.distribution})" if c.sparsity > 0
                   else "dense")
         source = (f"offline on {c.dataset_path}" if c.offline
                   else f"{c.num_envs} env{'s' * (c.num_envs > 1)}")
@@ -109,7 +114,7 @@ class ValueBasedTrainer:
 
     def checkpointed(self) -> dict:
         return {"agent": self.agent, "env_steps": self.env_steps,
-                "explore_rng": self.explore_rng}
+                "explore_rng": self.explore_rng, "pruning": self.updater}
 
     def divergence_hint(self) -> str:
         h = self.config.hparams
@@ -234,7 +239,8 @@ class ValueBasedTrainer:
         config = self.config
         metrics = {"env_id": config.env_id, "mode": config.mode, "agent": config.agent,
                    "encoder": config.encoder, "width": config.width,
-                   "target_sparsity": config.sparsity, "env_steps": self.env_step,
+                   "pruning": config.pruning, "target_sparsity": config.sparsity,
+                   "seed": config.seed, "env_steps": self.env_step,
                    "train_steps": self.updates,
                    "replay_bytes_per_transition": self.replay.nbytes / self.replay.capacity,
                    "diagnostics": self.last_diagnostics}
@@ -270,6 +276,9 @@ class ValueBasedTrainer:
             count = min(due, self._next_event(self.updates) - self.updates)
             if not (count or act):
                 return None
+            if count and not self.updates:
+                with self.timer.phase("masks"):
+                    self._initialize_masks()
             batch = self._sample(count) if count else None
             with self.timer.phase("learner"):  # the updates, and acting for every env
                 actions, losses, priorities = self.learner(
@@ -301,6 +310,32 @@ class ValueBasedTrainer:
             [config.seed, self.updates + i, 2])) for i in range(updates)]
         return {name: np.concatenate([draw[name] for draw in draws]) for name in draws[0]}
 
+    def _loss_batches(self, count: int) -> list[dict]:
+        """`count` batches for the pruning method's loss, drawn by their own generator (the
+        same whenever the run is resumed)."""
+        rng = np.random.default_rng([self.config.seed, self.updates, 4])
+        return [{name: tf.constant(batch[name]) for name in LOSS_BATCH}
+                for batch in (self.replay.sample(self.config.batch_size, rng)
+                              for _ in range(count))]
+
+    def _initialize_masks(self) -> None:
+        """The method's masks, right before the first update (online, the replay buffer then
+        holds `learning_starts` transitions to score on); the target network copies them."""
+        config = self.config
+        if not config.sparsity:
+            return
+        ticket = (source_masks(config.mask_from, {"q_network": self.q_network},
+                               lambda copies: {"_q_network": copies["q_network"]})["q_network"]
+                  if config.mask_from else None)
+        batches = (self._loss_batches(config.saliency_batches) if self.updater.reads_loss
+                   else ())
+        self.updater.initialize(self.kernels, self.loss, batches, ticket)
+        self.agent.initialize()  # the target network starts as the masked online one
+        sparsity = pruning.total_sparsity(pruning.kernel_sparsity(self.q_network.stack))
+        if sparsity:  # a method with masks at initialization
+            self.log(f"{config.pruning} masks at the first update: {sparsity:.4f} sparse"
+                     + (f", from {config.mask_from} at its initial weights" if ticket else ""))
+
     def _next_event(self, update: int) -> int:
         """The first update after `update` at which masks, diagnostics, ReDo or a reset are
         due (diagnostics always have a period)."""
@@ -318,7 +353,8 @@ class ValueBasedTrainer:
         position = update if c.offline else self.env_step
         if update in self.mask_updates:
             with self.timer.phase("masks"):
-                self.update_masks(tf.constant(update, tf.int64))
+                self.update_masks(tf.constant(update, tf.int64),
+                                  self._loss_batches(1)[0] if self.updater.reads_loss else {})
         if update % c.diagnostics_period == 0:
             with self.timer.phase("diagnostics"):
                 self.last_diagnostics = self._record_diagnostics(position)

@@ -1,0 +1,1 @@
+"""The sparse training methods, one module each; `pruning/api.py` registers them."""
