@@ -7,7 +7,7 @@ import tensorflow as tf
 from tfprune_rl import pruning
 from tfprune_rl.agents import (
     DqnHyperparams, conservative_penalty, create_agent, linearly_decaying_epsilon,
-    make_optimizer, num_atoms, per_example_loss,
+    agent_spec, make_optimizer, per_example_loss,
 )
 from tfprune_rl.networks import QNetwork
 from tfprune_rl.training.learner import as_transition
@@ -23,7 +23,7 @@ def _agent(specs, sparsity, name="dqn", total_updates=100, frequency=10, network
             sparsity, total_updates, "erk", pruning.PolynomialSchedule(frequency=frequency)
         )).wrap
     network = network or QNetwork(time_step_spec.observation, action_spec, "mlp", 2, (16, 16),
-                                  num_atoms(name), transform)
+                                  agent_spec(name).head(HPARAMS), transform)
     optimizer = make_optimizer(HPARAMS, pruning.masked_kernels(network.stack))
     agent = create_agent(name, time_step_spec, action_spec, network, HPARAMS, lambda: 0.1,
                          tf.Variable(0, dtype=tf.int64), optimizer)

@@ -21,15 +21,15 @@ STEPS = (15_000, 30_000, 45_000)
 
 
 def _write_run(root, env_id, width, sparsity, seed, final_return, finished=True, offline=False,
-               pruning="gmp"):
+               pruning="gmp", agent="dqn"):
     """A run directory as the trainer leaves it, with returns that grow to `final_return`.
     Offline runs collect no env steps: their rows count updates."""
-    path = os.path.join(root, env_id.replace("/", "-"), f"w{width}-s{sparsity}-{pruning}",
-                        f"seed{seed}")
+    path = os.path.join(root, env_id.replace("/", "-"),
+                        f"{agent}-w{width}-s{sparsity}-{pruning}", f"seed{seed}")
     os.makedirs(path)
     with open(os.path.join(path, "flags.txt"), "w") as f:
         f.write(f"--root_dir={path}\n--env={env_id}\n--seed={seed}\n--width={width}\n"
-                f"--sparsity={sparsity}\n--pruning={pruning}\n--agent=dqn\n"
+                f"--sparsity={sparsity}\n--pruning={pruning}\n--agent={agent}\n"
                 + ("--mode=offline\n--dataset=data\n" if offline else ""))
     if not finished:
         return
@@ -142,6 +142,16 @@ def test_methods_are_configurations_and_a_dense_run_has_none(tmp_path):
                                           "pruning=rigl, sparsity=0.95"]
 
 
+def test_agents_are_configurations(tmp_path):
+    for agent in ("iqn", "m_iqn"):
+        for sparsity in (0, 0.95):
+            for env_id in GAMES:
+                _write_run(str(tmp_path), env_id, 1, sparsity, 0, 10.0, agent=agent)
+    results, _ = aggregate(load_runs(str(tmp_path))[0], reps=50)
+    assert [r.label for r in results] == ["agent=iqn, sparsity=0", "agent=iqn, sparsity=0.95",
+                                          "agent=m_iqn, sparsity=0", "agent=m_iqn, sparsity=0.95"]
+
+
 def test_offline_runs_are_aggregated_and_drawn_over_updates(tmp_path):
     for env_id in GAMES:
         for seed in range(2):
@@ -206,7 +216,7 @@ def test_runs_with_dataset_references_are_normalized_by_them(tmp_path):
     those are 0 and 1, not the best configuration."""
     for seed, final in enumerate((1500.0, 2500.0)):
         _write_run(str(tmp_path), "HalfCheetah-v5", 1, 0.95, seed, final)
-        path = os.path.join(tmp_path, "HalfCheetah-v5", "w1-s0.95-gmp", f"seed{seed}",
+        path = os.path.join(tmp_path, "HalfCheetah-v5", "dqn-w1-s0.95-gmp", f"seed{seed}",
                             "metrics.json")
         with open(path) as f:
             metrics_json = json.load(f)

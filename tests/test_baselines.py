@@ -30,7 +30,7 @@ def _pruned_network(encoder, sparsity=0.8):
     schedule = pruning.PolynomialSchedule(frequency=1)
     config = pruning.PruningConfig(sparsity, 10, "uniform", schedule)
     updater = pruning.create_updater(config)
-    network = QNetwork(SPECS[encoder], ACTIONS, encoder, 2, (16, 16), 1, updater.wrap)
+    network = QNetwork(SPECS[encoder], ACTIONS, encoder, 2, (16, 16), layer_transform=updater.wrap)
     last_mask_update = schedule.window(10)[1]
     updater.update(pruning.masked_kernels(network.stack), tf.constant(last_mask_update))
     for layer in strip(network.stack):
@@ -183,7 +183,7 @@ def test_a_mask_update_after_redo_zeroes_keeps_every_pruned_weight_pruned():
     schedule = pruning.PolynomialSchedule(frequency=1)
     config = pruning.PruningConfig(0.8, 10, "uniform", schedule)
     updater = pruning.create_updater(config)
-    network = QNetwork(SPECS["mlp"], ACTIONS, "mlp", 2, (16, 16), 1, updater.wrap)
+    network = QNetwork(SPECS["mlp"], ACTIONS, "mlp", 2, (16, 16), layer_transform=updater.wrap)
     kernels = pruning.masked_kernels(network.stack)
     updater.update(kernels, tf.constant(4))
     hidden_1 = strip(network.stack)[1]

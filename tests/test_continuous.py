@@ -340,3 +340,83 @@ def test_gradual_magnitude_pruning_reaches_its_sparsity_on_both_networks(tmp_pat
     assert metrics["network_sparsity"] == pytest.approx({"actor": 0.8, "critic": 0.8}, abs=1e-3)
     kernels = saved_kernels(str(tmp_path / "run" / "export" / "saved_model"))
     assert all(np.mean(k == 0) == pytest.approx(0.8, abs=0.02) for k in kernels.values())
+
+
+@pytest.mark.slow
+def test_online_sac_and_td3_with_90_percent_gmp_swing_up_pendulum(tmp_path):
+    """Online, 10k env steps (1k random), 128-128 networks pruned to 90% (ERK) from update 1,800
+    to 7,200: both evaluations at full sparsity (env steps 9k, 10k) are above -400. A uniformly
+    random policy scores about -1,200 and never swings the pendulum up; -400 over 200 steps
+    needs it swung up and held on most episodes (the trained policies here score about -80)."""
+    common = ["--mode=online", "--env=Pendulum-v1", "--num_env_steps=10000",
+              "--learning_starts=1000", "--hidden_units=128,128", "--sparsity=0.9",
+              "--pruning=gmp", "--sparsity_distribution=erk", "--eval_interval=1000",
+              "--eval_episodes=5", "--log_interval=1000", "--checkpoint_interval=5000"]
+    agents = ("sac", "td3")
+    processes = {agent: cli.start(f"--root_dir={tmp_path / agent}", f"--agent={agent}", *common,
+                                  module=CONTINUOUS) for agent in agents}
+    logs = {agent: cli.finish(process) for agent, process in processes.items()}
+    for agent in agents:
+        assert logs[agent].splitlines()[0].startswith(
+            f"{agent} on Pendulum-v1, mlp 128-128 x1, 90% sparse (gmp), 10,000 env steps, online")
+        with open(tmp_path / agent / "evaluations.jsonl") as f:
+            returns = {row["env_step"]: row["return_mean"] for row in map(json.loads, f)}
+        assert min(returns[9000], returns[10000]) > -400, (agent, returns)
+        metrics = cli.metrics(tmp_path / agent)
+        assert metrics["network_sparsity"] == pytest.approx({"actor": 0.9, "critic": 0.9},
+                                                            abs=2e-3)
+        assert (metrics["mode"], metrics["env_steps"], metrics["train_steps"]) == (
+            "online", 10_000, 9_000)
+        kernels = saved_kernels(str(tmp_path / agent / "export" / "saved_model"))
+        zeros = sum(int(np.sum(k == 0)) for k in kernels.values())
+        assert zeros / sum(k.size for k in kernels.values()) == pytest.approx(0.9, abs=2e-3)
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.slow
+def test_a_killed_online_sac_run_resumes_with_its_replay_and_generators(tmp_path):
+    """Stopped after its checkpoint at env step 1,000 and resumed, an online SAC run ends with
+    the uninterrupted run's counters, sparsity, replay size and agent generator: every step
+    draws the same numbers, so the generator matches only if the checkpoint held it, and the
+    replay holds every transition only if it was restored (the restart begins a new episode,
+    so the weights differ)."""
+    import tensorflow as tf
+
+    from tfprune_rl.pruning import PolynomialSchedule
+    from tfprune_rl.training.continuous import train_continuous
+    from tfprune_rl.training.continuous_config import ContinuousConfig
+
+    def config(root):
+        return ContinuousConfig(
+            root_dir=str(tmp_path / root), mode="online", env_id="Pendulum-v1", agent="sac",
+            sparsity=0.9, pruning="gmp", distribution="erk", num_env_steps=2000,
+            learning_starts=500, batch_size=32, hidden_units=(16, 16), eval_interval=2000,
+            eval_episodes=1, log_interval=500, checkpoint_interval=1000,
+            schedule=PolynomialSchedule(frequency=100))
+
+    def stop_at_1500(line):
+        if line.startswith("env steps 1,500/"):
+            raise Stop()
+
+    def saved(root):
+        path = tf.train.latest_checkpoint(str(tmp_path / root / "checkpoints"))
+        generator = [tf.train.load_variable(path, name).tolist()
+                     for name, _ in tf.train.list_variables(path)
+                     if name.startswith("agent/rng/")]
+        with np.load(str(tmp_path / root / "checkpoints" / "replay-2000.npz")) as replay:
+            return generator, replay["added"].tolist()
+
+    straight = train_continuous(config("straight"), log=lambda line: None)
+    with pytest.raises(Stop):
+        train_continuous(config("killed"), log=stop_at_1500)
+    lines = []
+    resumed = train_continuous(config("killed"), log=lines.append)
+    assert "resumed from env step 1,000" in lines[0]
+    assert saved("killed") == saved("straight")
+    assert saved("straight")[1] == [2010]  # 2,000 steps and 10 episodes' last observations
+    for key in ("env_steps", "train_steps", "network_sparsity"):
+        assert resumed[key] == straight[key]
+    assert resumed["network_sparsity"] == pytest.approx({"actor": 0.9, "critic": 0.9}, abs=2e-3)

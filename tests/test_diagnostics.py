@@ -9,7 +9,7 @@ from tf_agents.specs import tensor_spec
 
 from tfprune_rl import diagnostics, pruning
 from tfprune_rl.agents import DqnHyperparams, create_agent, make_optimizer
-from tfprune_rl.networks import QNetwork
+from tfprune_rl.networks import CategoricalHead, QNetwork, ValueHead
 from tfprune_rl.pruning import strip
 from tfprune_rl.training.jsonl_log import JsonlLog
 from tfprune_rl.training.learner import as_transition
@@ -52,9 +52,9 @@ def test_an_all_dead_layer_is_entirely_dormant():
     np.testing.assert_array_equal(diagnostics.dormant_neurons(np.zeros((4, 3)), 0.0), [0, 1, 2])
 
 
-def _network(num_atoms=1, transform=None, normalize=False):
+def _network(head=ValueHead(), transform=None, normalize=False):
     tf.keras.utils.set_random_seed(0)
-    return QNetwork(OBSERVATION, ACTIONS, "mlp", 1, (8, 4), num_atoms, transform, normalize)
+    return QNetwork(OBSERVATION, ACTIONS, "mlp", 1, (8, 4), head, transform, normalize)
 
 
 def _kill(layer, units):
@@ -69,7 +69,7 @@ def test_measure_on_a_network_with_known_dead_units():
     hidden_0, hidden_1, head = strip(network.stack)
     _kill(hidden_0, [1, 5, 6])
     observations = np.random.default_rng(1).normal(size=(64, 3)).astype(np.float32)
-    values = diagnostics.measure(network, observations, v_max=10.0)
+    values = diagnostics.measure(network, observations)
 
     probe = network.probe(observations)
     live_1 = int(np.sum(np.abs(probe.activations["hidden_1"].numpy()).mean(axis=0) > 0))
@@ -91,7 +91,7 @@ def test_all_dead_features_have_srank_zero_and_every_neuron_dormant():
     network = _network()
     _kill(strip(network.stack)[1], [0, 1, 2, 3])
     observations = np.ones((16, 3), np.float32)
-    values = diagnostics.measure(network, observations, v_max=10.0)
+    values = diagnostics.measure(network, observations)
     assert values["diagnostics/srank"] == 0
     assert values["diagnostics/dormant_tau_0/hidden_1"] == 1.0
     assert values["diagnostics/q_variance"] == pytest.approx(
@@ -99,9 +99,9 @@ def test_all_dead_features_have_srank_zero_and_every_neuron_dormant():
 
 
 def test_categorical_head_is_measured_on_its_expected_q():
-    network = _network(num_atoms=51)
+    network = _network(head=CategoricalHead(51, 10.0))
     observations = np.random.default_rng(2).normal(size=(32, 3)).astype(np.float32)
-    values = diagnostics.measure(network, observations, v_max=10.0)
+    values = diagnostics.measure(network, observations)
     probabilities = tf.nn.softmax(network(observations)[0]).numpy()
     q = np.sum(probabilities * np.linspace(-10, 10, 51), axis=-1)
     assert values["diagnostics/q_variance"] == pytest.approx(np.var(q), rel=1e-5)
@@ -134,8 +134,8 @@ def test_measuring_changes_no_weight_mask_pruning_step_or_optimizer_slot(cartpol
     time_step_spec, action_spec = cartpole_specs
     updater = pruning.create_updater(
         pruning.PruningConfig(0.9, 20, "erk", pruning.PolynomialSchedule(frequency=2)))
-    network = QNetwork(time_step_spec.observation, action_spec, "mlp", 1, (16, 16), 1,
-                       updater.wrap)
+    network = QNetwork(time_step_spec.observation, action_spec, "mlp", 1, (16, 16),
+                       layer_transform=updater.wrap)
     hparams = DqnHyperparams(1e-3, 1e-8, 0.99, 5, weight_decay=1e-3)
     optimizer = make_optimizer(hparams)
     agent = create_agent("dqn", time_step_spec, action_spec, network, hparams, lambda: 0.1,
@@ -154,7 +154,7 @@ def test_measuring_changes_no_weight_mask_pruning_step_or_optimizer_slot(cartpol
     before = [v.numpy().copy() for v in state]
     assert int(kernels[0].step) == 12
 
-    diagnostics.measure(network, batch["observation"], v_max=10.0)
+    diagnostics.measure(network, batch["observation"])
     tf.function(network.probe)(batch["observation"])
 
     for variable, value in zip(state, before):

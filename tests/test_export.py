@@ -12,7 +12,7 @@ from tf_agents.trajectories import time_step as ts
 
 from tfprune_rl import export, pruning
 from tfprune_rl.envs import random_observations
-from tfprune_rl.networks import QNetwork, q_values
+from tfprune_rl.networks import CategoricalHead, QNetwork, QuantileHead, ValueHead
 
 METADATA = {"env_id": "CartPole-v1", "agent": "dqn", "width": 4, "target_sparsity": 0.95}
 
@@ -29,7 +29,8 @@ def _pruned_network(cartpole_specs, num_atoms, observations, head_scale=1.0):
     updater = pruning.create_updater(
         pruning.PruningConfig(0.95, 100, "erk", pruning.PolynomialSchedule(frequency=10)))
     network = QNetwork(time_step_spec.observation, action_spec, "mlp", 4, (64, 64),
-                       num_atoms=num_atoms, layer_transform=updater.wrap)
+                       head=ValueHead() if num_atoms == 1 else CategoricalHead(num_atoms, 5.0),
+                       layer_transform=updater.wrap)
     *hidden, head = pruning.strip(network.stack)
     rng = np.random.default_rng(num_atoms)
     kernel = (head_scale * rng.normal(size=head.kernel.shape)).astype(np.float32)
@@ -72,13 +73,13 @@ def exported(request, cartpole_specs, observations, tmp_path_factory):
     network = _pruned_network(cartpole_specs, request.param, observations)
     output_dir = str(tmp_path_factory.mktemp("export") / "export")
     report = export.export_network(network, *cartpole_specs, output_dir, observations, METADATA,
-                                   train_step=100, v_max=5.0, formats=("saved_model", "tflite"),
+                                   train_step=100, formats=("saved_model", "tflite"),
                                    packing="packed")
     return network, output_dir, report
 
 
 def _live_actions(network, cartpole_specs, observations):
-    policy = export.greedy_q_policy(network, *cartpole_specs, v_max=5.0)
+    policy = export.greedy_q_policy(network, *cartpole_specs)
     return policy.action(ts.restart(tf.constant(observations), batch_size=len(observations))).action.numpy()
 
 
@@ -99,7 +100,7 @@ def test_categorical_export_serves_logits_probabilities_and_their_mean(exported,
     network, output_dir, _ = exported
     saved = tf.saved_model.load(os.path.join(output_dir, "saved_model"))
     served = saved.signatures["serving_default"](observation=tf.constant(observations))
-    if network.num_atoms == 1:
+    if not isinstance(network.head, CategoricalHead):
         assert sorted(served) == ["action", "q_values"]
         return
     assert sorted(served) == ["action", "logits", "probabilities", "q_values"]
@@ -154,11 +155,47 @@ def test_sparse_layers_are_stored_and_served_packed(exported, observations):
             assert tensor.bytes == layer["packed_bytes"] < tensor.size * 4
     variables = export.saved_variables(saved_model)
     assert "hidden_1/kernel" not in " ".join(variables) and "hidden_1/packed_values" in " ".join(variables)
-    live_q = q_values(network(tf.constant(observations))[0], 5.0).numpy()
+    live_q = network.q_values(network(tf.constant(observations))[0]).numpy()
     served = tf.saved_model.load(saved_model).signatures["serving_default"](
         observation=tf.constant(observations))["q_values"].numpy()
     np.testing.assert_allclose(served, live_q, rtol=0, atol=1e-5 * np.abs(live_q).max())
     assert report["packing"]["max_relative_q_value_difference"] <= 1e-5
+
+
+def test_iqn_export_serves_the_mean_over_its_fixed_fractions(cartpole_specs, observations,
+                                                            tmp_path):
+    """IQN's served Q is the mean of its quantiles on the grid (i + 0.5) / 32, so the
+    `serving_default` and `action` signatures give the live greedy policy's actions."""
+    time_step_spec, action_spec = cartpole_specs
+    tf.keras.utils.set_random_seed(3)
+    updater = pruning.create_updater(
+        pruning.PruningConfig(0.95, 100, "erk", pruning.PolynomialSchedule(frequency=10)))
+    network = QNetwork(time_step_spec.observation, action_spec, "mlp", 4, (64, 64),
+                       head=QuantileHead(), layer_transform=updater.wrap)
+    for step in updater.update_steps():
+        updater.update(pruning.masked_kernels(network.stack), step)
+    output_dir = str(tmp_path / "export")
+    report = export.export_network(network, *cartpole_specs, output_dir, observations, METADATA,
+                                   train_step=100, packing="packed")
+    live = _live_actions(network, cartpole_specs, observations)
+    assert 0.05 < np.mean(live) < 0.95  # the batch exercises both actions
+    saved_model = os.path.join(output_dir, "saved_model")
+    served = tf.saved_model.load(saved_model).signatures["serving_default"](
+        observation=tf.constant(observations))
+    assert sorted(served) == ["action", "q_values"]
+    np.testing.assert_array_equal(served["action"].numpy(), live)
+    policy = py_tf_eager_policy.SavedModelPyTFEagerPolicy(
+        saved_model, load_specs_from_pbtxt=True, batch_time_steps=False)
+    np.testing.assert_array_equal(
+        policy.action(ts.restart(observations, batch_size=len(observations))).action, live)
+    grid = np.tile((np.arange(32) + 0.5) / 32, (len(observations), 1)).astype(np.float32)
+    by_hand = network.quantiles(tf.constant(observations), tf.constant(grid)).numpy().mean(axis=1)
+    np.testing.assert_allclose(served["q_values"].numpy(), by_hand, rtol=1e-5, atol=1e-6)
+    kernels = export.saved_kernels(saved_model)
+    assert sorted(kernels) == ["hidden_0", "hidden_1", "q_values", "quantile_embedding"]
+    zeros = sum(int(np.sum(k == 0)) for k in kernels.values())
+    assert zeros / sum(k.size for k in kernels.values()) == pytest.approx(0.95, abs=0.005)
+    assert report["saved_model"]["sparsity"] == pytest.approx(0.95, abs=0.005)
 
 
 def test_export_holds_no_pruning_state(exported):
@@ -200,7 +237,7 @@ def test_quantized_tflite_agrees_with_the_live_policy_above_its_bound(
     network = _pruned_network(cartpole_specs, num_atoms, observations, head_scale=5.0)
     output_dir = str(tmp_path / "export")
     report = export.export_network(network, *cartpole_specs, output_dir, observations, METADATA,
-                                   train_step=100, v_max=5.0, formats=("tflite",), quantize=quantize)
+                                   train_step=100, formats=("tflite",), quantize=quantize)
     with open(os.path.join(output_dir, "model.tflite"), "rb") as f:
         lite = export.run_tflite(f.read(), observations)
     agreement = np.mean(lite["action"] == _live_actions(network, cartpole_specs, observations))
@@ -218,7 +255,7 @@ def test_export_below_the_agreement_bound_is_refused_and_writes_nothing(
     with pytest.raises(export.ExportCheckError, match=r"the 'int8'-quantized TFLite model picks "
                        r"the SavedModel's action on \d+\.\d% of 256 observations, below the 90% allowed"):
         export.export_network(network, *cartpole_specs, str(tmp_path / "export"), observations,
-                              METADATA, train_step=100, v_max=5.0, formats=("tflite",),
+                              METADATA, train_step=100, formats=("tflite",),
                               quantize="int8")
     assert os.listdir(tmp_path) == []
 

@@ -6,7 +6,7 @@ import tensorflow as tf
 from tf_agents.specs import tensor_spec
 
 from tfprune_rl import pruning
-from tfprune_rl.networks import QNetwork, make_encoder
+from tfprune_rl.networks import CategoricalHead, QNetwork, make_encoder
 
 NUM_ACTIONS = 6
 
@@ -58,7 +58,7 @@ def test_encoders_have_the_published_sizes_times_width(encoder, width):
 
 
 def test_categorical_head_has_an_output_per_action_and_atom():
-    network = QNetwork(_spec("nature"), ACTIONS, "nature", 1, num_atoms=51)
+    network = QNetwork(_spec("nature"), ACTIONS, "nature", 1, head=CategoricalHead(51))
     count = sum(v.shape.num_elements() for v in network.trainable_variables)
     assert count == _expected_parameters("nature", 1, atoms=51)
 

@@ -29,21 +29,55 @@ def _config(*args, trainer: str = "value_based"):
     return TRAINERS[trainer].config_from_flags(values)
 
 
-@pytest.mark.parametrize("agent", ["dqn", "rainbow_lite"])
-@pytest.mark.parametrize("budget", ["budget_40m_frames", "budget_atari100k"])
+@pytest.mark.parametrize("preset, agent, learning_rate, n_step", [
+    ("dqn", "dqn", 6.25e-5, 1), ("rainbow_lite", "c51", 6.25e-5, 3),
+    ("iqn", "iqn", 5e-5, 3), ("m_iqn", "m_iqn", 5e-5, 3)])
 @pytest.mark.parametrize("encoder, width", [("nature", 1), ("impala", 5)])
-def test_atari_presets(agent, budget, encoder, width):
-    config = _config(f"--flagfile={EXPERIMENTS}/atari/{agent}.flags",
-                     f"--flagfile={EXPERIMENTS}/atari/{budget}.flags", "--env=ALE/Pong-v5",
-                     f"--encoder={encoder}", f"--width={width}", "--sparsity=0.95")
-    assert config.agent == ("c51" if agent == "rainbow_lite" else "dqn")
-    assert config.hparams.learning_rate == (1e-4 if budget == "budget_atari100k" else 6.25e-5)
-    if budget == "budget_40m_frames":
-        assert config.num_env_steps == 10_000_000 and config.sticky_actions
-        assert config.total_updates == 2_495_000  # updates from step 20k to 10M, one per 4 steps
-        assert config.schedule.window(config.total_updates) == (499_000, 1_996_000)
-    else:
-        assert config.num_env_steps == 100_000 and not config.sticky_actions
+def test_atari_presets(preset, agent, learning_rate, n_step, encoder, width):
+    config = _config(f"--flagfile={EXPERIMENTS}/atari/{preset}.flags",
+                     f"--flagfile={EXPERIMENTS}/atari/budget_40m_frames.flags",
+                     "--env=ALE/Pong-v5", f"--encoder={encoder}", f"--width={width}",
+                     "--sparsity=0.95")
+    assert (config.agent, config.hparams.learning_rate, config.n_step) == (
+        agent, learning_rate, n_step)
+    # Dopamine's target sync every 8,000 agent steps, in updates (one per 4 steps).
+    assert config.hparams.target_update_period == 2000 and config.update_period == 4
+    assert config.num_env_steps == 10_000_000 and config.sticky_actions
+    assert config.total_updates == 2_495_000  # updates from step 20k to 10M, one per 4 steps
+    assert config.schedule.window(config.total_updates) == (499_000, 1_996_000)
+
+
+@pytest.mark.parametrize("agent", ["der", "drq_eps"])
+@pytest.mark.parametrize("long_run", [False, True])
+def test_atari100k_presets_are_each_papers_setting(agent, long_run):
+    budget = [f"--flagfile={EXPERIMENTS}/atari100k/budget_40m_frames.flags"] if long_run else []
+    config = _config(f"--flagfile={EXPERIMENTS}/atari100k/{agent}.flags", *budget,
+                     "--env=ALE/Pong-v5", "--encoder=nature")
+    der = agent == "der"
+    assert config.agent == ("c51" if der else "double_dqn")
+    assert config.augmentation == ("none" if der else "random_shift")
+    assert config.replay_scheme == ("prioritized" if der else "uniform")
+    assert config.hparams.target_update_period == (2000 if der else 1)
+    assert config.epsilon_decay_steps == (2000 if der else 5000)
+    assert (config.n_step, config.update_period, config.learning_starts) == (10, 1, 1600)
+    assert (config.hparams.learning_rate, config.hparams.adam_epsilon) == (1e-4, 1.5e-4)
+    assert not config.sticky_actions
+    steps = 10_000_000 if long_run else 100_000
+    assert config.num_env_steps == steps and config.total_updates == steps - 1600
+    assert config.replay_capacity == (1_000_000 if long_run else 100_000)
+
+
+def test_online_sac_preset_is_the_papers_setting():
+    config = _config(f"--flagfile={EXPERIMENTS}/continuous/sac_online.flags", "--env=Ant-v5",
+                     "--width=5", "--sparsity=0.95", trainer="continuous")
+    assert (config.online, config.agent, config.pruning, config.width) == (True, "sac", "gmp", 5)
+    assert (config.num_env_steps, config.learning_starts, config.update_period) == (
+        1_000_000, 10_000, 1)
+    assert (config.batch_size, tuple(config.hidden_units)) == (256, (256, 256))
+    assert config.total_updates == 990_000
+    assert config.schedule.window(config.total_updates) == (198_000, 792_000)
+    for task in read_games([f"{EXPERIMENTS}/continuous/mujoco_online_tasks.txt"]):
+        TRAINERS["continuous"].make_env(task).close()
 
 
 @pytest.mark.parametrize("agent", ["dqn", "rainbow_lite"])
@@ -54,11 +88,16 @@ def test_minatar_presets(agent):
     assert config.n_step == (3 if agent == "rainbow_lite" else 1)
 
 
-@pytest.mark.parametrize("suite", ["atari", "minatar"])
+@pytest.mark.parametrize("suite", ["atari", "atari100k", "minatar"])
 def test_game_lists_name_envs_that_exist(suite):
     with open(os.path.join(EXPERIMENTS, suite, "games.txt")) as f:
         games = [line.strip() for line in f if line.strip() and not line.startswith("#")]
-    assert len(games) == {"atari": 15, "minatar": 5}[suite]
+    assert len(set(games)) == len(games) == {"atari": 15, "atari100k": 26, "minatar": 5}[suite]
+    if suite == "atari":  # the paper's list (arXiv 2402.12479v3)
+        assert {game.split("/")[1][:-3] for game in games} == {
+            "MsPacman", "Pong", "Qbert", "Assault", "Asterix", "BeamRider", "Boxing",
+            "Breakout", "CrazyClimber", "DemonAttack", "Enduro", "FishingDerby",
+            "SpaceInvaders", "Tutankham", "VideoPinball"}
     for game in games:
         make_gym_env(game).close()
 
@@ -118,7 +157,9 @@ SWEEP_TRIALS = {"atari_width_dqn": 450, "atari_width_rainbow_lite": 450,
                 "atari_offline_cql": 340, "atari_offline_cql_c51": 340,
                 "minatar_offline_cql": 120, "mujoco_single_shot": 900, "mujoco_dense": 45,
                 "atari_methods_dqn": 900, "minatar_methods_small": 24,
-                "minatar_methods_dense_small": 6}
+                "minatar_methods_dense_small": 6, "atari_width_iqn": 300,
+                "atari_width_m_iqn": 300, "atari100k_der": 520, "atari100k_drq_eps": 520,
+                "atari40m_der": 300, "atari40m_drq_eps": 300, "mujoco_sac_online": 100}
 
 
 @pytest.mark.parametrize("name", sorted(SWEEP_TRIALS))
@@ -145,12 +186,12 @@ def test_sweep_presets_define_valid_trials(name, monkeypatch):
         assert {config.sparsity for config in configs} == {0.0}
     else:
         assert {config.sparsity for config in configs} >= {0.0, 0.95}
-    assert len({config.env_id for config in configs}) in (2, 3, 5, 15, 17)
+    assert len({config.env_id for config in configs}) in (2, 3, 5, 15, 17, 26)
 
 
 def test_every_preset_file_is_covered():
-    covered = {"dqn", "rainbow_lite", "budget_40m_frames", "budget_atari100k", "budget_75k",
-               "budget_50k",
+    covered = {"dqn", "rainbow_lite", "iqn", "m_iqn", "der", "drq_eps", "budget_40m_frames",
+               "budget_75k", "budget_50k", "sac_online",
                "weight_decay", "l2_normalize", "redo", "reset", "atari_cql", "atari_cql_c51",
                "minatar_cql", "minatar_datasets", "paper", "budget_cpu", "datasets",
                *SWEEP_TRIALS}
@@ -213,7 +254,12 @@ def test_continuous_presets_are_td3_bc_with_a_95_percent_snip_mask():
 
 
 @pytest.mark.parametrize("flag, message", [
-    ("--agent=ppo", "--agent=ppo: value should be one of <bc|td3_bc|sac|cql_sac>"),
+    ("--agent=ppo", "--agent=ppo: value should be one of <bc|td3|td3_bc|sac|cql_sac>"),
+    ("--mode=online --agent=td3_bc --dataset=",
+     "agent td3_bc learns from a dataset; --mode=online trains sac or td3"),
+    ("--mode=online --agent=sac", "dataset=d.npz is read by --mode=offline only"),
+    ("--mode=online --agent=sac --dataset= --num_env_steps=5000",
+     "num_env_steps=5000 leaves no gradient update after learning_starts=10000"),
     ("--pruning=obd", "unknown pruning method 'obd'; choose one of gmp, static, snip"),
     ("--sparsity=1", "sparsity=1.0 must be in [0, 1)"),
     ("--num_updates=0", "num_updates=0 must be >= 1"),
@@ -221,7 +267,7 @@ def test_continuous_presets_are_td3_bc_with_a_95_percent_snip_mask():
     ("--hidden_units=256,0", "hidden_units=[256, 0] must be positive sizes"),
     ("--reference_returns=1", "reference_returns=1 must be two numbers: random,expert"),
     ("--reference_returns=a,b", "reference_returns=a,b must be numbers"),
-    ("--dataset=", "--dataset is required"),
+    ("--dataset=", "--mode=offline needs --dataset"),
 ])
 def test_bad_continuous_flag_values_are_named(flag, message):
     args = ["--dataset=d.npz", *flag.split()]

@@ -24,6 +24,7 @@ from tfprune_rl.networks import ENCODERS
 from tfprune_rl.pruning import DISTRIBUTIONS, METHODS, PolynomialSchedule
 from tfprune_rl.replay import REPLAY_SCHEMES
 from tfprune_rl.training import MODES, TrainConfig
+from tfprune_rl.training.augmentation import AUGMENTATIONS
 from tfprune_rl.training.continuous_config import ContinuousConfig
 
 DEFAULTS = TrainConfig(root_dir="runs/default")
@@ -63,8 +64,8 @@ def define_run_flags(flag_values: flags.FlagValues) -> tuple[str, ...]:
         define_integer("num_envs", DEFAULTS.num_envs, "Envs collecting in parallel (more than "
             "one runs them in subprocesses); each step of all counts num_envs."),
         define_string("agent", DEFAULTS.agent, f"One of: {', '.join(AGENTS)} (paper: dqn; "
-            "c51 with --n_step=3 --replay_scheme=prioritized is its Rainbow-lite; offline, "
-            "cql and cql_c51)."),
+            "c51 with --n_step=3 --replay_scheme=prioritized is its Rainbow-lite; iqn and "
+            "m_iqn in its appendix; offline, cql and cql_c51)."),
         define_float("cql_alpha", DEFAULTS.hparams.cql_alpha, "Weight of CQL's conservative "
             "term (agents cql, cql_c51). Paper: 0.1."),
         define_string("encoder", DEFAULTS.encoder, f"One of: {', '.join(ENCODERS)}. Paper, "
@@ -103,7 +104,8 @@ def define_run_flags(flag_values: flags.FlagValues) -> tuple[str, ...]:
             "Adam epsilon (paper, Atari: 1.5e-4)."),
         define_float("gamma", DEFAULTS.hparams.gamma, "Discount factor. Paper: 0.99."),
         define_integer("target_update_period", DEFAULTS.hparams.target_update_period,
-            "Gradient updates between target network copies (paper, Atari: 8000)."),
+            "Gradient updates between target network copies (paper, Atari: 2000, Dopamine's "
+            "8,000 agent steps at --update_period=4)."),
         define_integer("epsilon_decay_steps", DEFAULTS.epsilon_decay_steps, "Env steps over "
             "which epsilon falls from 1 after learning_starts (paper, Atari: 250k)."),
         define_float("epsilon_final", DEFAULTS.epsilon_final,
@@ -132,6 +134,10 @@ def define_run_flags(flag_values: flags.FlagValues) -> tuple[str, ...]:
             "Sokar et al. 2023) every this many updates; 0 is off. Pruned weights stay zero."),
         define_integer("reset_period", DEFAULTS.reset_period, "Re-initialize the last layer "
             "every this many updates; 0 is off. Paper's reset baseline: 100000."),
+        define_string("augmentation", DEFAULTS.augmentation, f"One of: "
+            f"{', '.join(AUGMENTATIONS)}. random_shift pads image observations by 4 "
+            "pixels and crops back at a random offset, per sampled observation and next "
+            "observation (DrQ(epsilon); any agent and encoder on image observations)."),
     )
     return tuple(holder.name for holder in run_defining)
 
@@ -234,6 +240,7 @@ def config_from_flags(values: flags.FlagValues) -> TrainConfig:
         redo_tau=values.redo_tau,
         redo_period=values.redo_period,
         reset_period=values.reset_period,
+        augmentation=values.augmentation,
     )
 
 
@@ -292,30 +299,42 @@ def define_continuous_flags(flag_values: flags.FlagValues) -> tuple[str, ...]:
                         "checkpoints/, export/, metrics.json. Re-running with the same flags "
                         "resumes.", **kw)
     return tuple(flag.name for flag in (
-        flags.DEFINE_string("dataset", d.dataset, "A D4RL-layout dataset: .npz (from "
+        flags.DEFINE_enum("mode", d.mode, MODES, "offline trains on --dataset (the single-shot "
+                          "paper); online trains sac or td3 by collecting in --env (the "
+                          "value-based paper's SAC runs).", **kw),
+        flags.DEFINE_string("dataset", d.dataset, "offline: a D4RL-layout dataset: .npz (from "
                             "tfprune-datasets; its manifest.json gives the reference returns), "
                             "D4RL .hdf5, or a Minari dataset directory. {game} stands for the "
                             "env's name (HalfCheetah).", **kw),
         flags.DEFINE_string("env", d.env_id, f"Evaluation env: {CONTINUOUS_ENV_EXAMPLES}.", **kw),
-        flags.DEFINE_enum("agent", d.agent, CONTINUOUS_AGENTS, "bc (MSE to the data's actions), "
-                          "td3_bc, sac, or cql_sac (CQL(H), alpha 5 as CQL on MuJoCo).", **kw),
+        flags.DEFINE_enum("agent", d.agent, CONTINUOUS_AGENTS, "Offline: bc (MSE to the data's "
+                          "actions), td3_bc, sac, td3, or cql_sac (CQL(H), alpha 5 as CQL on "
+                          "MuJoCo). Online: sac (the paper's) or td3.", **kw),
         flags.DEFINE_float("sparsity", d.sparsity, "Fraction of each network's kernel weights "
                            "pruned; 0 is dense. Single-shot paper: 0.95.", **kw),
         *define_pruning_flags(flag_values, d, "Single-shot paper: snip; gmp is the "
-                              "value-based paper's schedule."),
-        flags.DEFINE_integer("num_updates", d.num_updates, "Gradient updates. TD3+BC: "
-                             "1,000,000.", **kw),
+                              "value-based paper's schedule (its online SAC runs)."),
+        flags.DEFINE_integer("num_updates", d.num_updates, "offline: gradient updates. "
+                             "TD3+BC: 1,000,000.", **kw),
+        flags.DEFINE_integer("num_env_steps", d.num_env_steps, "online: env steps; the "
+                             "interval flags then count env steps. SAC: 1,000,000.", **kw),
+        flags.DEFINE_integer("learning_starts", d.learning_starts, "online: uniformly random "
+                             "steps before the first update (Dopamine's SAC: 10,000).", **kw),
+        flags.DEFINE_integer("update_period", d.update_period, "online: env steps per "
+                             "gradient update. SAC: 1.", **kw),
+        flags.DEFINE_integer("replay_capacity", d.replay_capacity, "online: transitions "
+                             "kept. SAC: 1,000,000.", **kw),
         flags.DEFINE_integer("batch_size", d.batch_size, "TD3+BC: 256.", **kw),
         flags.DEFINE_list("hidden_units", [str(u) for u in d.hidden_units], "Actor and critic "
                           "hidden layer sizes. TD3+BC: 256,256.", **kw),
         flags.DEFINE_integer("width", d.width, "Multiplies every hidden size.", **kw),
-        flags.DEFINE_integer("eval_interval", d.eval_interval, "Updates between evaluations. "
-                             "TD3+BC: 5,000.", **kw),
+        flags.DEFINE_integer("eval_interval", d.eval_interval, "Updates (online: env steps) "
+                             "between evaluations. TD3+BC: 5,000.", **kw),
         flags.DEFINE_integer("eval_episodes", d.eval_episodes, "TD3+BC: 10.", **kw),
-        flags.DEFINE_integer("log_interval", d.log_interval, "Updates between progress lines.",
-                             **kw),
+        flags.DEFINE_integer("log_interval", d.log_interval, "Updates (online: env steps) "
+                             "between progress lines.", **kw),
         flags.DEFINE_integer("checkpoint_interval", d.checkpoint_interval,
-                             "Updates between checkpoints.", **kw),
+                             "Updates (online: env steps) between checkpoints.", **kw),
         flags.DEFINE_list("reference_returns", [], "random,expert returns for normalized "
                           "scores, overriding the dataset's manifest (D4RL v2: halfcheetah "
                           "-280.18,12135.0; hopper -20.27,3234.3; walker2d 1.63,4592.3).", **kw),
@@ -333,13 +352,15 @@ def continuous_config_from_flags(values: flags.FlagValues) -> ContinuousConfig:
     if references is not None and len(references) != 2:
         raise ValueError(f"reference_returns={','.join(values.reference_returns)} must be two "
                          "numbers: random,expert")
-    if not values.dataset:
-        raise ValueError("--dataset is required: a D4RL-layout .npz or .hdf5 file or a Minari "
-                         "directory (make one with tfprune-datasets)")
+    if values.mode == "offline" and not values.dataset:
+        raise ValueError("--mode=offline needs --dataset: a D4RL-layout .npz or .hdf5 file or a "
+                         "Minari directory (make one with tfprune-datasets)")
     return ContinuousConfig(
         root_dir=values.root_dir, dataset=values.dataset.replace("{game}", game_name(values.env)),
-        env_id=values.env, agent=values.agent, sparsity=values.sparsity, **pruning_fields(values),
-        num_updates=values.num_updates,
+        mode=values.mode, env_id=values.env, agent=values.agent, sparsity=values.sparsity,
+        **pruning_fields(values), num_updates=values.num_updates,
+        num_env_steps=values.num_env_steps, learning_starts=values.learning_starts,
+        update_period=values.update_period, replay_capacity=values.replay_capacity,
         batch_size=values.batch_size, hidden_units=hidden_units, width=values.width,
         eval_interval=values.eval_interval, eval_episodes=values.eval_episodes,
         log_interval=values.log_interval, checkpoint_interval=values.checkpoint_interval,

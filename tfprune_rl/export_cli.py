@@ -80,7 +80,6 @@ def main(argv):
         report = export_network(
             q_network, time_step_spec, action_spec, output_dir, observations,
             export_metadata(config, 0 if config.offline else step), train_step,
-            config.hparams.v_max,
             formats=FLAGS.format, quantize=FLAGS.quantize, packing=FLAGS.packing,
         )
     except (*FILE_ERRORS, ExportCheckError) as error:

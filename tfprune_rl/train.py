@@ -21,6 +21,7 @@ with quiet_startup():
     from tfprune_rl.offline import DatasetError, dataset_chunks, dataset_spec
     from tfprune_rl.training import train
     from tfprune_rl.training.runner import RUN_STOPS
+    from tfprune_rl.training.augmentation import check_augmentation
     from tfprune_rl.training.build import check_memory
     from tfprune_rl.training.run_dir import claim_run_dir
 
@@ -36,7 +37,9 @@ def main(argv):
     try:
         config = config_from_flags(FLAGS)
         env = make_gym_env(config.env_id, config.sticky_actions)
-        check_memory(config, *env_specs(env))
+        observation_spec, action_spec = env_specs(env)
+        check_memory(config, observation_spec, action_spec)
+        check_augmentation(config.augmentation, observation_spec.shape)
         if config.offline:
             dataset_chunks(config.dataset_path, dataset_spec(config.env_id, env))
         env.close()

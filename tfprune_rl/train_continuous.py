@@ -1,8 +1,10 @@
-"""Train an offline continuous-control agent, pruned once at initialization or gradually:
-python -m tfprune_rl.train_continuous --root_dir=DIR --dataset=FILE [flags].
+"""Train a continuous-control agent, pruned once at initialization or gradually: offline,
+python -m tfprune_rl.train_continuous --root_dir=DIR --dataset=FILE [flags]; online (SAC, TD3),
+python -m tfprune_rl.train_continuous --root_dir=DIR --mode=online --agent=sac [flags].
 
 The dataset is a D4RL-layout file (ours from tfprune-datasets, a D4RL .hdf5, or a Minari
-directory). Defaults are TD3+BC's settings with the single-shot paper's 95% SNIP mask.
+directory). Defaults are TD3+BC's settings with the single-shot paper's 95% SNIP mask; online
+runs take SAC's (experiments/continuous/sac_online.flags sets the value-based paper's GMP).
 """
 
 from tfprune_rl.console import quiet_startup
@@ -33,8 +35,9 @@ def main(argv):
         env = make_continuous_env(config.env_id)
         observation_spec, action_spec = continuous_specs(env)
         env.close()
-        check_dataset(load_transitions(config.dataset)[0], observation_spec, action_spec,
-                      config.dataset)
+        if not config.online:
+            check_dataset(load_transitions(config.dataset)[0], observation_spec, action_spec,
+                          config.dataset)
         claim_run_dir(config.root_dir, run_flag_values(FLAGS, RUN_FLAG_NAMES))
         train_continuous(config, log=lambda line: print(line, flush=True))
     except (ValueError, *RUN_STOPS) as error:  # DatasetError is a ValueError

@@ -5,6 +5,7 @@ replay needs both. This subclass computes the same one-step projected cross-entr
 transitions whose reward and discount already hold the n-step return and gamma^n (the
 replay buffer computes them), weights it, and returns each transition's unweighted loss.
 With `cql_alpha` > 0 it is CQL+C51: CQL's conservative term on the distribution's mean values.
+The support is the network's `CategoricalHead`'s.
 """
 
 import collections
@@ -16,12 +17,15 @@ from tf_agents.utils import common
 
 from tfprune_rl.agents.cql import conservative_penalty
 
-CategoricalLossInfo = collections.namedtuple("CategoricalLossInfo", ("cross_entropy",))
+CategoricalLossInfo = collections.namedtuple("CategoricalLossInfo", ("td_loss",))
 
 
 class WeightedCategoricalDqnAgent(categorical_dqn_agent.CategoricalDqnAgent):
-    def __init__(self, *args, cql_alpha: float = 0.0, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, time_step_spec, action_spec, q_network, cql_alpha: float = 0.0,
+                 **kwargs):
+        v_max = q_network.head.v_max
+        super().__init__(time_step_spec, action_spec, categorical_q_network=q_network,
+                         min_q_value=-v_max, max_q_value=v_max, **kwargs)
         self._cql_alpha = cql_alpha
 
     def _loss(self, experience, td_errors_loss_fn=None, gamma=1.0, reward_scale_factor=1.0,

@@ -1,4 +1,5 @@
-"""Offline continuous-control agents on TF-Agents networks: BC, TD3+BC, SAC and CQL-SAC.
+"""Continuous-control agents on TF-Agents networks: offline BC, TD3+BC and CQL-SAC; SAC and
+TD3 online (collecting with `explore`) or offline.
 
 TF-Agents has SAC, TD3 and CQL-SAC agents, but no TD3+BC, and their train steps call each
 network several times per update; these losses are written out instead (each a few lines, as in
@@ -7,15 +8,16 @@ the papers).
 Masks change only between updates: each network's optimizer (`pruning.MaskedAdam`) never moves
 its pruned weights, and the trainer runs the pruning method's mask updates for every network.
 
-Defaults are the papers': TD3+BC (Fujimoto & Gu 2021: Adam 3e-4, discount 0.99, tau 0.005,
-policy noise 0.2 clipped at 0.5, actor every 2 updates, alpha 2.5), SAC (Haarnoja et al. 2018:
-entropy target -|A|, learned temperature) and CQL(H) (Kumar et al. 2020: alpha 5 on MuJoCo,
+Defaults are the papers': TD3 (Fujimoto et al. 2018: exploration noise 0.1) and TD3+BC
+(Fujimoto & Gu 2021: Adam 3e-4, discount 0.99, tau 0.005, policy noise 0.2 clipped at 0.5,
+actor every 2 updates, alpha 2.5), SAC (Haarnoja et al. 2018: Adam 3e-4, tau 0.005, entropy
+target -|A|, learned temperature) and CQL(H) (Kumar et al. 2020: alpha 5 on MuJoCo,
 10 sampled actions per kind). BC is TD3+BC's behavioral cloning baseline: MSE to the data's action.
 
 Each agent's `network_losses` are its own training losses, per network (what SNIP and GraSP
 score at initialization and RigL grows by):
-BC the BC loss for the actor; TD3+BC the TD3+BC actor loss for the actor and the twin TD loss
-for the critic; SAC and CQL-SAC the actor loss and the critic loss (with the CQL term).
+BC the BC loss for the actor; TD3 and TD3+BC their actor loss for the actor and the twin TD
+loss for the critic; SAC and CQL-SAC the actor loss and the critic loss (with the CQL term).
 """
 
 import dataclasses
@@ -26,7 +28,8 @@ import tensorflow as tf
 from tfprune_rl.networks.actor_critic import ActorNetwork, CriticNetwork
 from tfprune_rl.pruning import MaskedAdam, masked_kernels
 
-CONTINUOUS_AGENTS = ("bc", "td3_bc", "sac", "cql_sac")
+CONTINUOUS_AGENTS = ("bc", "td3", "td3_bc", "sac", "cql_sac")
+ONLINE_AGENTS = ("sac", "td3")  # the ones with `explore`: no dataset term in their losses
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +40,7 @@ class ContinuousHyperparams:
     policy_noise: float = 0.2
     noise_clip: float = 0.5
     policy_delay: int = 2
+    exploration_noise: float = 0.1
     td3_bc_alpha: float = 2.5
     cql_alpha: float = 5.0
     cql_samples: int = 10
@@ -55,6 +59,7 @@ class _Agent(tf.Module):
     """Networks by name, one Adam per network, and the update counter that drives the masks."""
 
     has_target_actor = False
+    policy_delay = 1  # updates per actor update
 
     def __init__(self, networks: dict, hyperparams: ContinuousHyperparams, seed: int):
         super().__init__()
@@ -146,8 +151,12 @@ class _TwinCriticAgent(_Agent):
         return {"actor": self.actor_loss, "critic": self.critic_loss}
 
 
-class Td3BcAgent(_TwinCriticAgent):
+class Td3Agent(_TwinCriticAgent):
     has_target_actor = True
+
+    @property
+    def policy_delay(self) -> int:
+        return self.hyperparams.policy_delay
 
     def critic_loss(self, batch) -> tf.Tensor:
         h = self.hyperparams
@@ -162,14 +171,29 @@ class Td3BcAgent(_TwinCriticAgent):
         return _mse(q1, target) + _mse(q2, target)
 
     def actor_loss(self, batch) -> tf.Tensor:
+        action, _ = self.actor(batch["observation"])
+        (q1, _), _ = self.critic((batch["observation"], action))
+        return -tf.reduce_mean(q1)
+
+    def train(self, batch, update_actor=True):
+        return self._train(batch, update_actor)
+
+    def explore(self, observation) -> tf.Tensor:
+        """The action to collect with online: the deterministic action plus Gaussian noise (std `exploration_noise` of the
+        half-range), clipped to the bounds."""
+        action, _ = self.actor(observation)
+        noise = self.rng.normal(tf.shape(action)) * self.hyperparams.exploration_noise
+        return tf.clip_by_value(action + noise * self.actor.half_range, self.actor.scale(-1.0),
+                                self.actor.scale(1.0))
+
+
+class Td3BcAgent(Td3Agent):
+    def actor_loss(self, batch) -> tf.Tensor:
         """-lambda Q1(s, pi(s)) + (pi(s) - a)^2, lambda = alpha / mean |Q| (not differentiated)."""
         action, _ = self.actor(batch["observation"])
         (q1, _), _ = self.critic((batch["observation"], action))
         scale = tf.stop_gradient(self.hyperparams.td3_bc_alpha / tf.reduce_mean(tf.abs(q1)))
         return -scale * tf.reduce_mean(q1) + _mse(action, batch["action"])
-
-    def train(self, batch, update_actor=True):
-        return self._train(batch, update_actor)
 
 
 class SacAgent(_TwinCriticAgent):
@@ -241,3 +265,7 @@ class SacAgent(_TwinCriticAgent):
         self.alpha_optimizer.apply_gradients(
             [(tape.gradient(alpha_loss, self.log_alpha), self.log_alpha)])
         return {**losses, "alpha": tf.exp(self.log_alpha)}
+
+    def explore(self, observation) -> tf.Tensor:
+        """The action to collect with online: a sample of the policy."""
+        return self.sample(observation)[0]

@@ -9,19 +9,19 @@ import tensorflow as tf
 
 from tfprune_rl.diagnostics.dormant import DORMANT_TAUS, neuron_scores
 from tfprune_rl.diagnostics.rank import srank
-from tfprune_rl.networks import QNetwork, q_values
+from tfprune_rl.networks import QNetwork
 
 PREFIX = "diagnostics/"
 
 
-def measure(q_network: QNetwork, observations: np.ndarray, v_max: float) -> dict[str, float]:
+def measure(q_network: QNetwork, observations: np.ndarray) -> dict[str, float]:
     """Scalars keyed by their TensorBoard tag:
 
     - `srank`: of the features the head reads (after any feature normalization);
     - `dormant_tau_<tau>/<layer>` and `/all` (dormant neurons over all hidden layers; the
       output layer is not counted), for tau in 0, 0.025, 0.1;
     - `q_variance`: variance of Q(s, a) over all states and actions of the batch;
-    - `q_norm`: mean over states of ||Q(s, .)||_2 (expected Q for a categorical head);
+    - `q_norm`: mean over states of ||Q(s, .)||_2 (Q as the network's head reads it);
     - `param_norm`: L2 norm of all online-network kernels and biases.
     """
     probe = q_network.probe(tf.convert_to_tensor(observations))
@@ -34,7 +34,7 @@ def measure(q_network: QNetwork, observations: np.ndarray, v_max: float) -> dict
         for name, score in scores.items():
             values[f"{tag}/{name}"] = dormant[name] / score.size
         values[f"{tag}/all"] = sum(dormant.values()) / sum(s.size for s in scores.values())
-    q = q_values(probe.outputs, v_max).numpy().astype(np.float64)
+    q = q_network.q_values(probe.outputs).numpy().astype(np.float64)
     values[f"{PREFIX}q_variance"] = float(q.var())
     values[f"{PREFIX}q_norm"] = float(np.linalg.norm(q, axis=-1).mean())
     values[f"{PREFIX}param_norm"] = parameter_norm(q_network)

@@ -20,16 +20,15 @@ from tfprune_rl.export.contents import summarize
 from tfprune_rl.export.packed import PACKINGS, choose_serving
 from tfprune_rl.export.saved_model import greedy_q_policy, serving_function, write_saved_model
 from tfprune_rl.export.tflite import ACTION_AGREEMENT_BOUNDS, QUANTIZATIONS, convert_to_tflite, run_tflite
-from tfprune_rl.networks import QNetwork, q_values
+from tfprune_rl.networks import QNetwork
 
 FORMATS = ("saved_model", "tflite")
 CHECK_OBSERVATIONS = 256  # observations an export is checked on (and int8 calibrated on)
 SAVED_MODEL = "saved_model"
 TFLITE_FILE = "model.tflite"
 REPORT_FILE = "report.json"
-# Served Q-values lie within this fraction of the live ones' scale: their largest |Q|, or v_max
-# for a categorical head (its Q-values are means over [-v_max, v_max], so rounding in the
-# probabilities moves them in units of v_max even when they are near 0).
+# Served Q-values lie within this fraction of the live ones' scale: their largest |Q|, or the
+# head's `q_scale` when larger (v_max for a categorical head).
 Q_VALUE_TOLERANCE = 1e-5
 
 
@@ -66,7 +65,7 @@ def check_finite(network: tf.keras.layers.Layer, outputs: np.ndarray) -> None:
 
 def export_network(
     q_network: QNetwork, time_step_spec, action_spec, output_dir: str, observations: np.ndarray,
-    metadata: dict, train_step: int, v_max: float = 10.0, formats=("saved_model",),
+    metadata: dict, train_step: int, formats=("saved_model",),
     quantize: str = "none", packing: str = "auto",
 ) -> dict:
     """Exports to `output_dir` (replacing what is there only once the export is whole and checked).
@@ -81,11 +80,11 @@ def export_network(
     def build(tmp_dir: str) -> dict:
         saved_model_dir = os.path.join(tmp_dir, SAVED_MODEL)
         serving = choose_serving(q_network, packing,
-                                 lambda network: serving_function(network, action_spec, v_max),
+                                 lambda network: serving_function(network, action_spec),
                                  observations[0])
-        write_saved_model(greedy_q_policy(serving.network, time_step_spec, action_spec, v_max),
+        write_saved_model(greedy_q_policy(serving.network, time_step_spec, action_spec),
                           serving.serve, saved_model_dir, train_step, metadata)
-        live = greedy_q_policy(q_network, time_step_spec, action_spec, v_max).action(
+        live = greedy_q_policy(q_network, time_step_spec, action_spec).action(
             ts.restart(tf.constant(observations), batch_size=len(observations))).action.numpy()
         served = tf.saved_model.load(saved_model_dir).signatures["serving_default"](
             observation=tf.constant(observations))
@@ -94,8 +93,8 @@ def export_network(
             raise ExportCheckError(
                 f"the SavedModel's actions differ from the live policy's on "
                 f"{int(np.sum(served['action'] != live))} of {len(live)} observations")
-        live_q = q_values(q_network(tf.constant(observations))[0], v_max).numpy()  # re-masked
-        scale = max(float(np.max(np.abs(live_q))), v_max if q_network.num_atoms > 1 else 0.0,
+        live_q = q_network.q_values(q_network(tf.constant(observations))[0]).numpy()  # re-masked
+        scale = max(float(np.max(np.abs(live_q))), q_network.head.q_scale,
                     float(np.finfo(np.float32).tiny))
         difference = float(np.max(np.abs(served["q_values"] - live_q))) / scale
         if difference > Q_VALUE_TOLERANCE:

@@ -3,23 +3,21 @@
 The SavedModel is what TF-Agents' `PolicySaver` writes (signatures `action`,
 `get_initial_state`, `get_train_step`, `get_metadata`, and policy_specs.pbtxt), plus a
 `serving_default` signature compiled with XLA. For a Q-network that signature maps observations
-to `q_values` and `action`, plus `logits` and `probabilities` for a categorical head. The network
+to `q_values` and `action`, plus what the network's head adds (`logits` and `probabilities` for
+a categorical head; an IQN head's Q-values are the mean over its fixed grid of fractions, so
+served actions are deterministic). The network
 served is `tfprune_rl.export.packed.serving_copy`: stripped, with its sparse layers packed
 where that pays.
 """
 
 import tensorflow as tf
-from tf_agents.policies import categorical_q_policy, greedy_policy, policy_saver, q_policy
+from tf_agents.policies import greedy_policy, policy_saver
 
-from tfprune_rl.networks import QNetwork, q_values
+from tfprune_rl.networks import QNetwork
 
 
-def serving_function(q_network: QNetwork, action_spec, v_max: float):
-    """observations -> {q_values, action[, logits, probabilities]}, batch of any size.
-
-    A categorical head's Q-values are the means of its return distributions on the support
-    [-v_max, v_max], as TF-Agents' `CategoricalQPolicy` computes them.
-    """
+def serving_function(q_network: QNetwork, action_spec):
+    """observations -> {q_values, action, and the head's own outputs}, batch of any size."""
     observation_spec = q_network.input_tensor_spec
     action_minimum = int(action_spec.minimum)
 
@@ -27,24 +25,17 @@ def serving_function(q_network: QNetwork, action_spec, v_max: float):
         tf.TensorSpec((None, *observation_spec.shape), observation_spec.dtype, "observation")])
     def serve(observation):
         outputs, _ = q_network(observation)
-        values = q_values(outputs, v_max)
-        served = {}
-        if q_network.num_atoms > 1:
-            served = {"logits": outputs, "probabilities": tf.nn.softmax(outputs)}
+        values = q_network.q_values(outputs)
         action = tf.argmax(values, axis=-1, output_type=tf.int64) + action_minimum
-        return {"q_values": values, "action": action, **served}
+        return {"q_values": values, "action": action, **q_network.head.served(outputs)}
 
     return serve
 
 
-def greedy_q_policy(q_network: QNetwork, time_step_spec, action_spec, v_max: float):
-    """The greedy policy TF-Agents' DQN (or C51) agent evaluates with, on `q_network`."""
-    if q_network.num_atoms > 1:
-        policy = categorical_q_policy.CategoricalQPolicy(
-            time_step_spec, action_spec, q_network, min_q_value=-v_max, max_q_value=v_max)
-    else:
-        policy = q_policy.QPolicy(time_step_spec, action_spec, q_network=q_network)
-    return greedy_policy.GreedyPolicy(policy)
+def greedy_q_policy(q_network: QNetwork, time_step_spec, action_spec):
+    """The greedy policy the network's agent evaluates with, on `q_network`."""
+    return greedy_policy.GreedyPolicy(q_network.head.policy(time_step_spec, action_spec,
+                                                            q_network))
 
 
 def write_saved_model(policy, serve, path: str, train_step: int, metadata: dict) -> None:

@@ -1,4 +1,5 @@
-"""A TF-Agents Q-network: an encoder, then a linear head (one value, or one distribution, per action)."""
+"""A TF-Agents Q-network: an encoder, then a head (`networks.heads`) that says what the
+network returns and how Q(s, .) is read from it."""
 
 from typing import Callable, NamedTuple, Sequence
 
@@ -6,6 +7,7 @@ import tensorflow as tf
 from tf_agents.networks import network
 
 from tfprune_rl.networks.encoders import make_encoder
+from tfprune_rl.networks.heads import ValueHead
 from tfprune_rl.pruning import strip
 
 LayerTransform = Callable[[Sequence[tf.keras.layers.Layer]], list[tf.keras.layers.Layer]]
@@ -22,8 +24,10 @@ class Probe(NamedTuple):
 
 
 class QNetwork(network.Network):
-    """Q(s, .) as `num_actions` values, or as `num_actions` x `num_atoms` logits when
-    `num_atoms` > 1 (the categorical head TF-Agents' CategoricalDqnAgent expects).
+    """An encoder and a `head`: Q(s, .) as `num_actions` values (`ValueHead`), as
+    `num_actions` x `num_atoms` logits (`CategoricalHead`, what TF-Agents' CategoricalDqnAgent
+    expects), or as the mean of IQN's quantiles on a fixed grid (`QuantileHead`).
+    `q_values(outputs)` reads Q(s, .) from any of them.
 
     `layer_transform` receives the built layers and returns the ones to use (pruning wraps
     them here). `copy()` rebuilds the network from its arguments, so a target network gets
@@ -46,7 +50,7 @@ class QNetwork(network.Network):
         encoder: str = "mlp",
         width: int = 1,
         hidden_units: Sequence[int] = (64, 64),
-        num_atoms: int = 1,
+        head: ValueHead = ValueHead(),
         layer_transform: LayerTransform | None = None,
         normalize_features: bool = False,
         name: str = "QNetwork",
@@ -55,16 +59,20 @@ class QNetwork(network.Network):
         if encoder != "mlp" and input_tensor_spec.shape.rank != 3:
             raise ValueError(f"encoder {encoder!r} needs image observations (height, width, "
                              f"channels), not shape {tuple(input_tensor_spec.shape)}; use mlp")
-        self._num_actions = int(action_spec.maximum) - int(action_spec.minimum) + 1
-        self._num_atoms = num_atoms
+        num_actions = int(action_spec.maximum) - int(action_spec.minimum) + 1
+        self._head = head
         self._normalize_features = normalize_features
         built = make_encoder(encoder, width, hidden_units)
-        head = tf.keras.layers.Dense(self._num_actions * num_atoms, name="q_values")
         self._forward = built.forward
-        self._next_layer = built.next_layer
-        layers = built.layers + [head]
         dummy = tf.zeros((1, *input_tensor_spec.shape), input_tensor_spec.dtype)
-        self._run(layers, dummy)  # builds every layer, in call order
+        features = self._forward(built.layers, dummy)  # builds every layer, in call order
+        head_layers = head.layers(num_actions, features.shape[-1])
+        head.outputs(head_layers, features)
+        self._num_encoder_layers = len(built.layers)
+        # The output layer reads the encoder's features (through IQN's product with phi(tau)).
+        self._next_layer = [len(built.layers) + len(head_layers) - 1 if i == len(built.layers)
+                            else i for i in built.next_layer]
+        layers = built.layers + head_layers
         self._stack = layer_transform(layers) if layer_transform else layers
         self._run(self._stack, dummy)  # builds what the transform added (pruning wrappers' masks)
         self._compute_layers = strip(self._stack)
@@ -75,8 +83,23 @@ class QNetwork(network.Network):
         return list(self._stack)
 
     @property
+    def head(self) -> ValueHead:
+        return self._head
+
+    @property
     def num_atoms(self) -> int:
-        return self._num_atoms
+        """Only a categorical head has atoms; TF-Agents' CategoricalDqnAgent reads them here."""
+        return self._head.num_atoms
+
+    def q_values(self, outputs: tf.Tensor) -> tf.Tensor:
+        """Q(s, .) from what `call` returned."""
+        return self._head.q_values(outputs)
+
+    def quantiles(self, observation, taus: tf.Tensor) -> tf.Tensor:
+        """A `QuantileHead`'s quantile values [batch, N, actions] at fractions `taus` [batch, N]."""
+        layers = self._compute_layers
+        features = self._features(layers[:self._num_encoder_layers], observation)
+        return self._head.quantiles(layers[self._num_encoder_layers:], features, taus)
 
     @property
     def next_layer(self) -> list[int | None]:
@@ -85,19 +108,14 @@ class QNetwork(network.Network):
         return list(self._next_layer)
 
     def _run(self, layers, observation):
-        return self._head(layers[-1], self._features(layers[:-1], observation))
+        n = self._num_encoder_layers
+        return self._head.outputs(layers[n:], self._features(layers[:n], observation))
 
     def _features(self, encoder_layers, observation):
         features = self._forward(encoder_layers, observation)
         if self._normalize_features:
             features = tf.math.l2_normalize(features, axis=-1, epsilon=1e-12)
         return features
-
-    def _head(self, head, features):
-        head_output = head(features, training=False)
-        if self._num_atoms == 1:
-            return head_output
-        return tf.reshape(head_output, (-1, self._num_actions, self._num_atoms))
 
     def call(self, observation, step_type=None, network_state=(), training=False):
         del step_type, training
@@ -114,15 +132,8 @@ class QNetwork(network.Network):
                 return y
             return run
 
-        encoder_layers = self._compute_layers[:-1]
-        features = self._features([recorded(layer) for layer in encoder_layers], observation)
-        return Probe(activations, features, self._head(self._compute_layers[-1], features))
+        n = self._num_encoder_layers
+        features = self._features([recorded(layer) for layer in self._compute_layers[:n]],
+                                  observation)
+        return Probe(activations, features, self._head.outputs(self._compute_layers[n:], features))
 
-
-def q_values(outputs: tf.Tensor, v_max: float) -> tf.Tensor:
-    """Q(s, .) from a QNetwork's outputs: the values themselves, or for a categorical head the
-    means of its distributions on the support [-v_max, v_max] (as TF-Agents' C51 computes)."""
-    if outputs.shape.rank == 2:
-        return outputs
-    support = tf.linspace(-v_max, v_max, outputs.shape[-1])
-    return tf.reduce_sum(tf.nn.softmax(outputs) * support, axis=-1)

@@ -14,6 +14,9 @@ m <= n steps up to the episode's end, d = gamma^m, or 0 if the episode terminate
 sampled only when all of its frames are still in the buffer and belong to its episode.
 Rewards are stored raw; `clip_rewards` clips each one to [-1, 1] as transitions are built.
 
+Actions are discrete indices by default; `action_shape` and a float `action_dtype` store
+continuous actions instead (online SAC and TD3).
+
 Slots can also be read and appended in bulk, as rows (`ROW_FIELDS`): that is how fixed datasets
 are recorded from a run's buffer and loaded back into one.
 
@@ -50,6 +53,8 @@ class ReplayBuffer:
         num_streams: int = 1,
         scheme: str = "uniform",
         clip_rewards: bool = False,
+        action_shape=(),
+        action_dtype=np.int32,
     ):
         if scheme not in REPLAY_SCHEMES:
             raise ValueError(f"unknown replay scheme {scheme!r}; choose one of {', '.join(REPLAY_SCHEMES)}")
@@ -77,7 +82,7 @@ class ReplayBuffer:
         slots = self.stream_capacity * num_streams
         self._data = {
             "frame": np.zeros((slots, *self.frame_shape), observation_dtype),
-            "action": np.zeros((slots,), np.int32),
+            "action": np.zeros((slots, *action_shape), action_dtype),
             "reward": np.zeros((slots,), np.float32),
             "terminated": np.zeros((slots,), bool),
             "episode_end": np.zeros((slots,), bool),
@@ -162,7 +167,8 @@ class ReplayBuffer:
         stream, start, step0, steps = walk["stream"], walk["start"], walk["step0"], walk["steps"]
         batch = {
             "observation": self._stacked(stream, start, step0),
-            "action": self._data["action"][slots].astype(np.int64),
+            "action": self._data["action"][slots].astype(
+                np.int64 if np.issubdtype(self._data["action"].dtype, np.integer) else np.float32),
             "reward": walk["reward"].astype(np.float32),
             "discount": walk["discount"].astype(np.float32),
             "next_observation": self._stacked(stream, start + steps, step0 + steps),

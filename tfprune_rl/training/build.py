@@ -8,7 +8,7 @@ import tensorflow as tf
 from tf_agents.trajectories import time_step as ts
 
 from tfprune_rl import pruning
-from tfprune_rl.agents import create_agent, linearly_decaying_epsilon, make_optimizer, num_atoms
+from tfprune_rl.agents import agent_spec, create_agent, linearly_decaying_epsilon, make_optimizer
 from tfprune_rl.envs import env_specs, make_gym_env
 from tfprune_rl.networks import QNetwork
 from tfprune_rl.training.checkpoints import checkpoint_path
@@ -22,7 +22,7 @@ def build_q_network(config: TrainConfig, observation_spec, action_spec) -> QNetw
                        else None)
     return QNetwork(
         observation_spec, action_spec, config.encoder, config.width, config.hidden_units,
-        num_atoms(config.agent), layer_transform, config.l2_normalize,
+        agent_spec(config.agent).head(config.hparams), layer_transform, config.l2_normalize,
     )
 
 
@@ -32,7 +32,7 @@ def check_memory(config: TrainConfig, observation_spec, action_spec) -> None:
     hidden kernels grow so; an upper bound), times 6 float32 copies (weights, target, mask,
     gradient and Adam's two moments)."""
     base = QNetwork(observation_spec, action_spec, config.encoder, 1, config.hidden_units,
-                    num_atoms(config.agent))
+                    agent_spec(config.agent).head(config.hparams))
     base.create_variables()
     parameters = base.count_params() * config.width ** 2
     needed, memory = parameters * 6 * 4, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -56,7 +56,7 @@ def build_agent(config: TrainConfig, time_step_spec, action_spec, q_network: QNe
     return create_agent(
         config.agent, time_step_spec, action_spec, q_network, config.hparams, epsilon,
         train_step_counter=tf.Variable(0, dtype=tf.int64, name="train_steps"),
-        optimizer=optimizer,
+        optimizer=optimizer, seed=config.seed,
     )
 
 
@@ -85,5 +85,4 @@ def export_metadata(config: TrainConfig, env_step: int) -> dict:
     return {"env_id": config.env_id, "sticky_actions": config.sticky_actions,
             "mode": config.mode, "agent": config.agent, "encoder": config.encoder, "width": config.width,
             "pruning": config.pruning, "target_sparsity": config.sparsity, "l2_normalize": config.l2_normalize,
-            "v_max": config.hparams.v_max,
             "env_step": env_step}

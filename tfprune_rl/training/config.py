@@ -7,12 +7,40 @@ from tfprune_rl.envs import game_name
 from tfprune_rl.networks import ENCODERS
 from tfprune_rl.pruning import PolynomialSchedule, PruningConfig, check_pruning
 from tfprune_rl.replay import REPLAY_SCHEMES
+from tfprune_rl.training.augmentation import AUGMENTATIONS
 
 MODES = ("online", "offline")
 
 
+class RunLength:
+    """The length of a run on its own clock, for a config with `mode`, `num_updates`,
+    `num_env_steps`, `learning_starts` and `update_period` (both trainers' configs)."""
+
+    @property
+    def offline(self) -> bool:
+        return self.mode == "offline"
+
+    @property
+    def online(self) -> bool:
+        return self.mode == "online"
+
+    @property
+    def total_steps(self) -> int:
+        """Env steps online, gradient updates offline."""
+        return self.num_updates if self.offline else self.num_env_steps
+
+    @property
+    def total_updates(self) -> int:
+        """Online, updates happen at env steps t in (learning_starts, num_env_steps] with
+        t % period == 0; offline, there are `num_updates`."""
+        if self.offline:
+            return self.num_updates
+        return updates_between(min(self.learning_starts, self.num_env_steps), self.num_env_steps,
+                               self.update_period)
+
+
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(RunLength):
     """Online runs count `num_env_steps` and their intervals in env steps; offline runs (on the
     fixed `dataset`) count `num_updates` and their intervals in gradient updates."""
     root_dir: str
@@ -61,10 +89,12 @@ class TrainConfig:
     redo_tau: float = 0.1
     redo_period: int = 0
     reset_period: int = 0
+    augmentation: str = "none"
 
     def __post_init__(self):
         choices = {"mode": (self.mode, MODES), "agent": (self.agent, AGENTS),
                    "encoder": (self.encoder, ENCODERS),
+                   "augmentation": (self.augmentation, AUGMENTATIONS),
                    "replay scheme": (self.replay_scheme, REPLAY_SCHEMES)}
         for what, (value, allowed) in choices.items():
             if value not in allowed:
@@ -131,23 +161,6 @@ class TrainConfig:
         flag names a dataset per game in a sweep."""
         return self.dataset.replace("{game}", game_name(self.env_id))
 
-    @property
-    def offline(self) -> bool:
-        return self.mode == "offline"
-
-    @property
-    def total_steps(self) -> int:
-        """The run's length on its own clock: env steps online, gradient updates offline."""
-        return self.num_updates if self.offline else self.num_env_steps
-
-    @property
-    def total_updates(self) -> int:
-        """Online, updates happen at env steps t in (learning_starts, num_env_steps] with
-        t % period == 0; offline, there are `num_updates`."""
-        if self.offline:
-            return self.num_updates
-        return updates_between(min(self.learning_starts, self.num_env_steps), self.num_env_steps,
-                               self.update_period)
 
 
 def updates_between(first_step: int, last_step: int, update_period: int) -> int:

@@ -1,9 +1,11 @@
-"""Offline continuous control: how a step updates. Load the dataset, build the agent, make the
-pruning method's masks before the first update (and update them on its schedule), then one
-update per step on a uniform batch; the env is stepped only for evaluation. The runner
+"""Continuous control: how a step collects and updates. Offline, load the dataset and make one
+update per step on a uniform batch; the env is stepped only for evaluation. Online (SAC, TD3),
+collect in the env into a replay buffer and update from it. Either way the pruning method's
+masks are made right before the first update and updated on its schedule. The runner
 (`training/runner.py`) owns the rest of the run, and the run directory is a value-based run's.
 """
 
+import collections
 from typing import Callable
 
 import numpy as np
@@ -11,7 +13,7 @@ import tensorflow as tf
 
 from tfprune_rl import pruning
 from tfprune_rl.agents.continuous import (
-    BcAgent, ContinuousHyperparams, SacAgent, Td3BcAgent,
+    BcAgent, ContinuousHyperparams, SacAgent, Td3Agent, Td3BcAgent,
 )
 from tfprune_rl.envs import continuous_specs, make_continuous_env
 from tfprune_rl.export import CHECK_OBSERVATIONS
@@ -19,12 +21,15 @@ from tfprune_rl.export.actor_export import export_actor
 from tfprune_rl.networks.actor_critic import ActorNetwork, CriticNetwork
 from tfprune_rl.offline.chunk import DatasetError
 from tfprune_rl.offline.transitions import References, Transitions, load_transitions
-from tfprune_rl.training.config import pruning_config
+from tfprune_rl.replay import ReplayBuffer
+from tfprune_rl.training.config import pruning_config, updates_between
 from tfprune_rl.training.continuous_config import ContinuousConfig
 from tfprune_rl.training.evaluation import EVAL_SEED_OFFSET, evaluate
 from tfprune_rl.training.lottery import source_masks, source_seed
 from tfprune_rl.training.runner import Intervals, check_finite, run
 from tfprune_rl.training.timing import PhaseTimer
+
+RECENT_EPISODES = 10  # the training return a progress line shows is their mean
 
 
 def check_dataset(transitions: Transitions, observation_spec, action_spec, path: str) -> None:
@@ -56,8 +61,9 @@ def make_agent(config: ContinuousConfig, observation_spec, action_spec, observat
     if config.agent == "bc":
         return BcAgent(actor, hyperparams, config.seed)
     critic = CriticNetwork((observation_spec, action_spec), **network_args)
-    if config.agent == "td3_bc":
-        return Td3BcAgent(actor, critic, hyperparams, config.seed)
+    if config.agent in ("td3", "td3_bc"):
+        agent_class = Td3Agent if config.agent == "td3" else Td3BcAgent
+        return agent_class(actor, critic, hyperparams, config.seed)
     return SacAgent(actor, critic, hyperparams, config.seed, conservative=config.agent == "cql_sac")
 
 
@@ -72,24 +78,22 @@ def network_sparsities(agent) -> dict[str, float]:
 
 
 class ContinuousTrainer:
+    """Offline: one update per step on a uniform batch of the dataset. `OnlineContinuousTrainer`
+    changes where batches come from and what a step collects."""
+
     clock, unit = "update", "updates"
 
     def __init__(self, config: ContinuousConfig, log: Callable[[str], None] = print):
         self.config = config
         self.log = log
         self.root_dir = config.root_dir
-        self.intervals = Intervals(config.num_updates, config.log_interval,
+        self.intervals = Intervals(config.total_steps, config.log_interval,
                                    config.eval_interval, config.checkpoint_interval)
-        self.replay = None  # the dataset is read again on resume, never checkpointed
         self.timer = PhaseTimer()
-        self.transitions, self.references = load_transitions(config.dataset)
-        if config.reference_returns is not None:
-            self.references = References(*config.reference_returns)
         self.env = make_continuous_env(config.env_id)
         observation_spec, self.action_spec = continuous_specs(self.env)
-        check_dataset(self.transitions, observation_spec, self.action_spec, config.dataset)
         self.agent = make_agent(config, observation_spec, self.action_spec,
-                                self.transitions.observation_stats())
+                                self._open_data(observation_spec))
         self.updater = pruning.create_updater(pruning_config(config))
         self.kernels = {name: pruning.masked_kernels(net.stack)
                         for name, net in self.agent.networks.items()}
@@ -98,16 +102,30 @@ class ContinuousTrainer:
         self.update_masks = tf.function(self._update_masks, jit_compile=True)
         self.act = tf.function(lambda observation: self.agent.actor(observation)[0],
                                jit_compile=True)
-        self.delay = (self.agent.hyperparams.policy_delay if isinstance(self.agent, Td3BcAgent)
-                      else 1)
         self.losses = {}
-        self.last_sparsities = {}
+
+    def _open_data(self, observation_spec) -> tuple:
+        """Reads the dataset; returns the observations' mean and std, which the networks
+        normalize by."""
+        config = self.config
+        self.replay = None  # the dataset is read again on resume, never checkpointed
+        self.transitions, self.references = load_transitions(config.dataset)
+        if config.reference_returns is not None:
+            self.references = References(*config.reference_returns)
+        check_dataset(self.transitions, observation_spec, self.action_spec, config.dataset)
+        return self.transitions.observation_stats()
+
+    def _batch(self, rng: np.random.Generator) -> dict:
+        """A training batch as the agents read it (observation, action, reward,
+        next_observation, terminal)."""
+        return self.transitions.sample(self.config.batch_size, rng)
 
     def describe(self) -> str:
         c = self.config
         pruned = f"{c.sparsity:.0%} sparse ({c.pruning})" if c.sparsity > 0 else "dense"
+        source = "online" if c.online else f"offline on {c.dataset}"
         return (f"{c.agent} on {c.env_id}, mlp {'-'.join(map(str, c.hidden_units))} "
-                f"x{c.width}, {pruned}, {c.num_updates:,} updates, offline on {c.dataset}")
+                f"x{c.width}, {pruned}, {c.total_steps:,} {self.unit}, {source}")
 
     def checkpointed(self) -> dict:
         return {"agent": self.agent, "pruning": self.updater}
@@ -124,18 +142,16 @@ class ContinuousTrainer:
                  + (f"random {references.random:.1f}, expert {references.expert:.1f}"
                     if references else "none (no normalized score)"))
         self.updates = self.logged_updates = int(self.agent.updates.numpy())
-        if not self.updates and config.sparsity:
-            self._initialize_masks()
 
     def _initialize_masks(self) -> None:
         """Each network's masks from the method, before the first update (scored with its own
-        loss, on `saliency_batches` batches of the dataset, when the method reads a loss)."""
+        loss, on `saliency_batches` training batches, when the method reads a loss)."""
         config = self.config
         tickets = (source_masks(config.mask_from, self.agent.networks,
                                 lambda copies: {"networks": copies}) if config.mask_from else {})
         rng = np.random.default_rng([config.seed, 1])
-        batches = ([_tensors(self.transitions.sample(config.batch_size, rng))
-                    for _ in range(config.saliency_batches)] if self.updater.reads_loss else ())
+        batches = ([_tensors(self._batch(rng)) for _ in range(config.saliency_batches)]
+                   if self.updater.reads_loss else ())
         losses = self.agent.network_losses()
         for name, kernels in self.kernels.items():
             self.updater.initialize(kernels, losses[name], batches, tickets.get(name))
@@ -152,43 +168,54 @@ class ContinuousTrainer:
             self.updater.update(kernels, step, losses[name], batch)
             self.agent.optimizers[name].zero_pruned_moments()
 
-    def advance(self) -> int:
+    def _update(self) -> None:
+        """One gradient update (masks first, before the first one), then the masks due."""
         config = self.config
+        if not self.updates and config.sparsity:
+            with self.timer.phase("masks"):
+                self._initialize_masks()
         with self.timer.phase("replay"):
-            batch = _tensors(self.transitions.sample(config.batch_size, np.random.default_rng(
-                [config.seed, self.updates, 2])))
+            batch = _tensors(self._batch(np.random.default_rng([config.seed, self.updates, 2])))
         with self.timer.phase("learner"):
-            self.losses = self.train_step(batch, self.updates % self.delay == 0)
+            self.losses = self.train_step(batch, self.updates % self.agent.policy_delay == 0)
         check_finite(np.array([float(v) for v in self.losses.values()]), self.updates + 1,
                      self.divergence_hint())
         self.updates += 1
         if self.updates in self.mask_updates:
             with self.timer.phase("masks"):
-                self.update_masks(tf.constant(self.updates, tf.int64), _tensors(
-                    self.transitions.sample(config.batch_size, np.random.default_rng(
-                        [config.seed, self.updates, 4]))) if self.updater.reads_loss else {})
+                self.update_masks(tf.constant(self.updates, tf.int64), _tensors(self._batch(
+                    np.random.default_rng([config.seed, self.updates, 4])))
+                    if self.updater.reads_loss else {})
+
+    def advance(self) -> int:
+        self._update()
         return self.updates
 
     def settle(self) -> None:
-        pass  # every step makes its update
+        pass  # every step makes its updates
 
     def before_checkpoint(self, position: int) -> None:
         pass
 
+    def _progress_source(self, seconds: float) -> str:
+        """The progress line's start: how far the run is and how fast it goes."""
+        return (f"updates {self.updates:,}/{self.config.num_updates:,} | "
+                f"{(self.updates - self.logged_updates) / seconds:.0f} updates/s")
+
     def progress(self, seconds: float) -> tuple[str, dict]:
+        line = self._progress_source(seconds)
         throughput = {"updates_per_second": (self.updates - self.logged_updates) / seconds,
                       "phase_seconds": self.timer.lap()}
         self.logged_updates = self.updates
         sparsities = network_sparsities(self.agent)
         losses = {name: float(value) for name, value in self.losses.items()}
+        position = self.counters()[self.clock]
         for name, value in losses.items():
-            tf.summary.scalar(f"train/{name}", value, step=self.updates)
+            tf.summary.scalar(f"train/{name}", value, step=position)
         for name, value in sparsities.items():
-            tf.summary.scalar(f"sparsity/{name}", value, step=self.updates)
-        line = (f"updates {self.updates:,}/{self.config.num_updates:,} | "
-                f"{throughput['updates_per_second']:.0f} updates/s | "
-                + " ".join(f"{k} {v:.3f}" for k, v in losses.items()) + " | sparsity "
-                + " ".join(f"{k} {v:.3f}" for k, v in sparsities.items()))
+            tf.summary.scalar(f"sparsity/{name}", value, step=position)
+        line += (" | " + " ".join(f"{k} {v:.3f}" for k, v in losses.items()) + " | sparsity "
+                 + " ".join(f"{k} {v:.3f}" for k, v in sparsities.items()))
         return line, throughput
 
     def evaluate(self) -> list[float]:
@@ -202,30 +229,122 @@ class ContinuousTrainer:
         return ({"normalized_score": self.references.normalize(mean_return)}
                 if self.references else {})
 
+    def _check_observations(self) -> np.ndarray:
+        return self.transitions.observations[np.random.default_rng(self.config.seed).integers(
+            0, len(self.transitions), CHECK_OBSERVATIONS)]
+
     def export(self, export_dir: str) -> dict:
         config = self.config
-        metadata = {"env_id": config.env_id, "agent": config.agent, "pruning": config.pruning,
-                    "target_sparsity": config.sparsity}
-        check = self.transitions.observations[np.random.default_rng(config.seed).integers(
-            0, len(self.transitions), CHECK_OBSERVATIONS)]
-        return export_actor(self.agent.actor, self.action_spec, export_dir, check, metadata,
-                            self.updates)
+        metadata = {"env_id": config.env_id, "mode": config.mode, "agent": config.agent,
+                    "pruning": config.pruning, "target_sparsity": config.sparsity}
+        return export_actor(self.agent.actor, self.action_spec, export_dir,
+                            self._check_observations(), metadata, self.updates)
 
     def metrics(self) -> dict:
-        config, references = self.config, self.references
+        config = self.config
         return {
-            "env_id": config.env_id, "mode": "offline", "agent": config.agent,
+            "env_id": config.env_id, "mode": config.mode, "agent": config.agent,
             "pruning": config.pruning, "target_sparsity": config.sparsity, "seed": config.seed,
-            "width": config.width, "normalized_score": None,
+            "width": config.width, "network_sparsity": network_sparsities(self.agent),
+            "train_steps": self.updates, **self._data_metrics()}
+
+    def _data_metrics(self) -> dict:
+        references = self.references
+        return {
+            "normalized_score": None,
             "reference_returns": ({"random": references.random, "expert": references.expert}
                                   if references else None),
-            "network_sparsity": network_sparsities(self.agent),
-            "train_steps": self.updates,
-            "dataset": {"path": config.dataset, "transitions": len(self.transitions),
+            "dataset": {"path": self.config.dataset, "transitions": len(self.transitions),
                         "episodes": len(self.transitions.episode_returns())},
         }
 
 
+class OnlineContinuousTrainer(ContinuousTrainer):
+    """Online SAC or TD3: a step acts in the env (uniformly random for the first
+    `learning_starts` steps, then `agent.explore`), stores the transition, and makes the
+    update due every `update_period` steps on a uniform replay batch. The replay is
+    checkpointed with the run; on resume the env starts a new episode, and the one cut short is
+    never sampled past its last stored step."""
+
+    clock, unit = "env_step", "env steps"
+    references = None
+
+    def _open_data(self, observation_spec) -> tuple:
+        config = self.config
+        self.collect_env = make_continuous_env(config.env_id)
+        self.replay = ReplayBuffer(  # one-step transitions; `_batch` reads termination only
+            config.replay_capacity, observation_spec.shape, np.float32, config.seed,
+            action_shape=self.action_spec.shape, action_dtype=np.float32)
+        self.explore = tf.function(lambda observation: self.agent.explore(observation),
+                                   jit_compile=True)
+        self.recent_returns = collections.deque(maxlen=RECENT_EPISODES)
+        return 0.0, 1.0  # raw observations: there is no dataset to normalize by
+
+    def _batch(self, rng):
+        batch = self.replay.sample(self.config.batch_size, rng)
+        return {"observation": batch["observation"], "action": batch["action"],
+                "reward": batch["reward"], "next_observation": batch["next_observation"],
+                "terminal": (batch["discount"] == 0).astype(np.float32)}
+
+    def start(self, position: int) -> None:
+        self.env_step = self.logged_env_step = position
+        self.updates = self.logged_updates = int(self.agent.updates.numpy())
+        self.replay.start_episode(0)  # an episode cut by a restart is never sampled whole
+        self.observation, _ = self.collect_env.reset(seed=self.config.seed + position)
+        self.episode_return = 0.0
+
+    def advance(self) -> int:
+        config = self.config
+        with self.timer.phase("actor"):
+            if self.env_step < config.learning_starts:
+                spec = self.action_spec
+                action = np.random.default_rng([config.seed, self.env_step, 5]).uniform(
+                    spec.minimum, spec.maximum).astype(np.float32)
+            else:
+                action = self.explore(tf.constant(self.observation[None], tf.float32))[0].numpy()
+        with self.timer.phase("env"):
+            next_observation, reward, terminated, truncated, _ = self.collect_env.step(action)
+        with self.timer.phase("replay"):
+            self.replay.add(self.observation[None], action[None], [reward], [terminated],
+                            [truncated], next_observation[None])
+        self.episode_return += reward
+        self.observation = next_observation
+        if terminated or truncated:
+            self.recent_returns.append(self.episode_return)
+            self.episode_return = 0.0
+            self.observation, _ = self.collect_env.reset()
+        self.env_step += 1
+        while self.updates < updates_between(config.learning_starts,
+                                             max(self.env_step, config.learning_starts),
+                                             config.update_period):
+            self._update()
+        return self.env_step
+
+    def _progress_source(self, seconds: float) -> str:
+        steps_per_second = (self.env_step - self.logged_env_step) / seconds
+        self.logged_env_step = self.env_step
+        returns = self.recent_returns
+        if returns:
+            tf.summary.scalar("train/return", np.mean(returns), step=self.env_step)
+        return (f"env steps {self.env_step:,}/{self.config.num_env_steps:,} | "
+                f"{steps_per_second:,.0f} steps/s, "
+                f"{(self.updates - self.logged_updates) / seconds:,.0f} updates/s | return "
+                f"{np.mean(returns) if returns else float('nan'):.1f} (last {len(returns)} "
+                "episodes)")
+
+    def counters(self) -> dict:
+        return {"env_step": self.env_step, "update": self.updates}
+
+    def _check_observations(self) -> np.ndarray:
+        return self.replay.sample(CHECK_OBSERVATIONS, np.random.default_rng(
+            [self.config.seed, EVAL_SEED_OFFSET]))["observation"]
+
+    def _data_metrics(self) -> dict:
+        return {"env_steps": self.env_step,
+                "replay_bytes_per_transition": self.replay.nbytes / self.replay.capacity}
+
+
 def train_continuous(config: ContinuousConfig, log: Callable[[str], None] = print) -> dict:
-    """Trains an offline continuous-control run in `config.root_dir`, resuming."""
-    return run(ContinuousTrainer(config, log), log)
+    """Trains a continuous-control run in `config.root_dir`, resuming."""
+    trainer = OnlineContinuousTrainer if config.online else ContinuousTrainer
+    return run(trainer(config, log), log)

@@ -50,13 +50,16 @@ class Learner:
     `act(observation, env_step)`: the collect policy's actions at env step `env_step`.
 
     Returns (actions or None, losses [k], per-transition priorities [k, batch_size]); the
-    losses and priorities stay tensors, read only when needed.
+    losses and priorities stay tensors, read only when needed. `augment`, if given, maps each
+    batch's observations and, separately, its next observations (`training.augmentation`).
     """
 
     def __init__(self, agent, act: Callable[[tf.Tensor, tf.Tensor], tf.Tensor],
-                 observation_spec, batch_size: int):
+                 observation_spec, batch_size: int,
+                 augment: Callable[[tf.Tensor], tf.Tensor] | None = None):
         self._agent = agent
         self._act = act
+        self._augment = augment
         self._spec = observation_spec
         self._batch_size = batch_size
         self._functions = {}
@@ -93,7 +96,11 @@ class Learner:
         agent, b = self._agent, self._batch_size
 
         def update(pair, scalars):
-            batch = {"observation": pair[:b], "next_observation": pair[b:],
+            observation, next_observation = pair[:b], pair[b:]
+            if self._augment:
+                observation, next_observation = (self._augment(observation),
+                                                 self._augment(next_observation))
+            batch = {"observation": observation, "next_observation": next_observation,
                      "action": tf.cast(scalars[:, 0], tf.int64), "reward": scalars[:, 1],
                      "discount": scalars[:, 2]}
             with tf.summary.record_if(False):  # the loop writes its own summaries

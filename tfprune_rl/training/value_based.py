@@ -1,4 +1,4 @@
-"""Value-based training (DQN, double DQN, C51, CQL): how a step collects and updates.
+"""Value-based training (every agent of `agents.AGENTS`): how a step collects and updates.
 
 Online, a step acts in every env, steps them and stores the transitions; the updates due at
 that point run first, in the same XLA call as the acting (`Learner`). Offline, a step is one
@@ -25,12 +25,12 @@ from tfprune_rl.envs import (
     env_specs, frame_stack_size, make_gym_env, make_vector_env, random_observations,
 )
 from tfprune_rl.export import CHECK_OBSERVATIONS, export_network
-from tfprune_rl.networks import q_values
 from tfprune_rl.offline import DatasetRecorder, dataset_spec, load_dataset
 from tfprune_rl.replay import ReplayBuffer
 from tfprune_rl.training.build import (
     build_agent, build_q_network, collect_epsilon, export_metadata,
 )
+from tfprune_rl.training.augmentation import AUGMENTATIONS, check_augmentation
 from tfprune_rl.training.config import TrainConfig, pruning_config, updates_between
 from tfprune_rl.training.evaluation import EVAL_SEED_OFFSET, evaluate
 from tfprune_rl.training.jsonl_log import JsonlLog
@@ -42,6 +42,7 @@ from tfprune_rl.training.timing import PhaseTimer
 DATASET_DIR = "dataset"  # where --record_dataset writes, in the run directory
 RECENT_EPISODES = 10
 LOSS_BATCH = ("observation", "next_observation", "action", "reward", "discount")
+AUGMENT_SEED = 3  # with the run's seed: the augmentation's own generator
 
 
 class ValueBasedTrainer:
@@ -72,8 +73,12 @@ class ValueBasedTrainer:
                                  self.epsilon, self.optimizer)
         self.explore_rng = tf.random.Generator.from_seed(config.seed)
         self.eval_rng = tf.random.Generator.from_seed(config.seed + EVAL_SEED_OFFSET)
-        self.learner = Learner(self.agent, self._collect_actions, observation_spec,
-                               config.batch_size)
+        self.augment_rng = tf.random.Generator.from_seed([config.seed, AUGMENT_SEED])
+        check_augmentation(config.augmentation, observation_spec.shape)
+        augmentation = AUGMENTATIONS[config.augmentation]
+        self.learner = Learner(
+            self.agent, self._collect_actions, observation_spec, config.batch_size,
+            augmentation and (lambda images: augmentation(images, self.augment_rng)))
         self.loss = training_loss(self.agent)
         self.update_masks = tf.function(
             lambda step, batch: (self.updater.update(self.kernels, step, self.loss, batch),
@@ -109,12 +114,14 @@ class ValueBasedTrainer:
                   else "dense")
         source = (f"offline on {c.dataset_path}" if c.offline
                   else f"{c.num_envs} env{'s' * (c.num_envs > 1)}")
-        return (f"{c.agent} on {c.env_id}, {c.encoder} x{c.width}, {pruned}, "
+        augmented = "" if c.augmentation == "none" else f", {c.augmentation}"
+        return (f"{c.agent} on {c.env_id}, {c.encoder} x{c.width}, {pruned}{augmented}, "
                 f"{c.total_steps:,} {self.unit}, {source}")
 
     def checkpointed(self) -> dict:
         return {"agent": self.agent, "env_steps": self.env_steps,
-                "explore_rng": self.explore_rng, "pruning": self.updater}
+                "explore_rng": self.explore_rng, "augment_rng": self.augment_rng,
+                "pruning": self.updater}
 
     def divergence_hint(self) -> str:
         h = self.config.hparams
@@ -232,8 +239,7 @@ class ValueBasedTrainer:
                 config.seed + EVAL_SEED_OFFSET)
         return export_network(
             self.q_network, self.time_step_spec, self.action_spec, export_dir,
-            check_observations, export_metadata(config, self.env_step), self.updates,
-            config.hparams.v_max)
+            check_observations, export_metadata(config, self.env_step), self.updates)
 
     def metrics(self) -> dict:
         config = self.config
@@ -257,8 +263,7 @@ class ValueBasedTrainer:
 
     def _epsilon_greedy(self, observation, epsilon, generator) -> tf.Tensor:
         outputs, _ = self.q_network(observation)
-        greedy_or_random = epsilon_greedy(q_values(outputs, self.config.hparams.v_max), epsilon,
-                                          generator)
+        greedy_or_random = epsilon_greedy(self.q_network.q_values(outputs), epsilon, generator)
         return greedy_or_random + int(self.action_spec.minimum)
 
     def _due_updates(self) -> int:
@@ -379,7 +384,7 @@ class ValueBasedTrainer:
         if self.q_warned or not max_reward:
             return
         outputs, _ = self.q_network(self._probe_observations())
-        largest = float(tf.reduce_max(tf.abs(q_values(outputs, self.config.hparams.v_max))))
+        largest = float(tf.reduce_max(tf.abs(self.q_network.q_values(outputs))))
         bound = 10 * max_reward / (1 - self.config.hparams.gamma)
         if largest > bound:
             self.q_warned = True
@@ -395,8 +400,7 @@ class ValueBasedTrainer:
     def _record_diagnostics(self, position: int) -> dict:
         """Writes the `diagnostics/` scalars; returns them, with the kernels' sparsity and
         pruning thresholds (in TensorBoard at every progress line), as one row."""
-        values = diagnostics.measure(self.q_network, self._probe_observations(),
-                                     self.config.hparams.v_max)
+        values = diagnostics.measure(self.q_network, self._probe_observations())
         for tag, value in values.items():
             tf.summary.scalar(tag, value, step=position)
         stats = pruning.kernel_sparsity(self.q_network.stack)
