@@ -157,9 +157,9 @@ def _mask_update_ms(repeats: int = 5) -> dict:
                                  width=width, sparsity=0.95, num_env_steps=100,
                                  learning_starts=0, pruning=method,
                                  schedule=pruning.PolynomialSchedule(frequency=1))
-            kernels = pruning.masked_kernels(
-                build_q_network(config, observation_spec, action_spec).stack)
             updater = pruning.create_updater(pruning_config(config))
+            kernels = pruning.masked_kernels(
+                build_q_network(config, observation_spec, action_spec, updater).stack)
             update = tf.function(lambda step: updater.update(kernels, step), jit_compile=True)
             update(tf.constant(20, tf.int64))
             times = []
@@ -244,10 +244,10 @@ def _exported(encoder: str, width: int, sparsity: float, output_dir: str, observ
     config = TrainConfig(root_dir=output_dir, env_id="ALE/Pong-v5", agent="dqn", encoder=encoder,
                          width=width, sparsity=sparsity, num_env_steps=100, learning_starts=0,
                          schedule=pruning.PolynomialSchedule(frequency=1))
-    q_network = build_q_network(config, observation_spec, action_spec)
+    updater = pruning.create_updater(pruning_config(config))
+    q_network = build_q_network(config, observation_spec, action_spec, updater)
     if sparsity:
-        pruning.create_updater(pruning_config(config)).update(
-            pruning.masked_kernels(q_network.stack), 80)
+        updater.update(pruning.masked_kernels(q_network.stack), 80)
     return export_network(q_network, ts.time_step_spec(observation_spec), action_spec, output_dir,
                           observations, {"sparsity": sparsity}, train_step=0,
                           formats=("saved_model", "tflite"))

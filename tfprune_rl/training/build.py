@@ -15,11 +15,11 @@ from tfprune_rl.training.checkpoints import checkpoint_path
 from tfprune_rl.training.config import TrainConfig, pruning_config
 
 
-def build_q_network(config: TrainConfig, observation_spec, action_spec) -> QNetwork:
-    """The online network, its kernels wrapped for the configured pruning method when
+def build_q_network(config: TrainConfig, observation_spec, action_spec,
+                    updater: pruning.Updater) -> QNetwork:
+    """The online network, its kernels wrapped by `updater` (the run's pruning method) when
     `config.sparsity` > 0."""
-    layer_transform = (pruning.create_updater(pruning_config(config)).wrap if config.sparsity > 0
-                       else None)
+    layer_transform = updater.wrap if config.sparsity > 0 else None
     return QNetwork(
         observation_spec, action_spec, config.encoder, config.width, config.hidden_units,
         agent_spec(config.agent).head(config.hparams), layer_transform, config.l2_normalize,
@@ -69,7 +69,8 @@ def restore_q_network(config: TrainConfig, env_step: int):
     observation_spec, action_spec = env_specs(env)
     env.close()
     time_step_spec = ts.time_step_spec(observation_spec)
-    q_network = build_q_network(config, observation_spec, action_spec)
+    q_network = build_q_network(config, observation_spec, action_spec,
+                                pruning.create_updater(pruning_config(config)))
     env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
     optimizer = make_optimizer(config.hparams, pruning.masked_kernels(q_network.stack))
     agent = build_agent(config, time_step_spec, action_spec, q_network,

@@ -46,11 +46,11 @@ def check_dataset(transitions: Transitions, observation_spec, action_spec, path:
                            f"[{action_spec.minimum.min()}, {action_spec.maximum.max()}]")
 
 
-def make_agent(config: ContinuousConfig, observation_spec, action_spec, observation_stats):
-    """The agent with its networks wrapped for the configured pruning (none when dense); a
-    lottery ticket's networks start at its source run's initialization."""
-    transform = (pruning.create_updater(pruning_config(config)).wrap if config.sparsity > 0
-                 else None)
+def make_agent(config: ContinuousConfig, observation_spec, action_spec, observation_stats,
+               updater: pruning.Updater):
+    """The agent with its networks wrapped by `updater` (the run's pruning method; none when
+    dense); a lottery ticket's networks start at its source run's initialization."""
+    transform = updater.wrap if config.sparsity > 0 else None
     mean, std = observation_stats
     network_args = dict(hidden_units=config.hidden_units, width=config.width,
                         observation_mean=mean, observation_std=std, layer_transform=transform,
@@ -92,9 +92,9 @@ class ContinuousTrainer:
         self.timer = PhaseTimer()
         self.env = make_continuous_env(config.env_id)
         observation_spec, self.action_spec = continuous_specs(self.env)
-        self.agent = make_agent(config, observation_spec, self.action_spec,
-                                self._open_data(observation_spec))
         self.updater = pruning.create_updater(pruning_config(config))
+        self.agent = make_agent(config, observation_spec, self.action_spec,
+                                self._open_data(observation_spec), self.updater)
         self.kernels = {name: pruning.masked_kernels(net.stack)
                         for name, net in self.agent.networks.items()}
         self.mask_updates = self.updater.update_steps()
@@ -214,8 +214,8 @@ class ContinuousTrainer:
             tf.summary.scalar(f"train/{name}", value, step=position)
         for name, value in sparsities.items():
             tf.summary.scalar(f"sparsity/{name}", value, step=position)
-        line += (" | " + " ".join(f"{k} {v:.3f}" for k, v in losses.items()) + " | sparsity "
-                 + " ".join(f"{k} {v:.3f}" for k, v in sparsities.items()))
+        line += (" | " + (" ".join(f"{k} {v:.3f}" for k, v in losses.items()) or "no update yet")
+                 + " | sparsity " + " ".join(f"{k} {v:.3f}" for k, v in sparsities.items()))
         return line, throughput
 
     def evaluate(self) -> list[float]:

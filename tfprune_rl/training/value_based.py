@@ -62,11 +62,11 @@ class ValueBasedTrainer:
         self.eval_env = make_gym_env(config.env_id, config.sticky_actions)
         observation_spec, self.action_spec = env_specs(self.eval_env)
         self.time_step_spec = ts.time_step_spec(observation_spec)
-        self.q_network = build_q_network(config, observation_spec, self.action_spec)
+        self.updater = pruning.create_updater(pruning_config(config))
+        self.q_network = build_q_network(config, observation_spec, self.action_spec, self.updater)
         tf.keras.utils.set_random_seed(config.seed)
         self.env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
         self.kernels = pruning.masked_kernels(self.q_network.stack)
-        self.updater = pruning.create_updater(pruning_config(config))
         self.optimizer = make_optimizer(config.hparams, self.kernels)
         self.epsilon = collect_epsilon(config, self.env_steps)
         self.agent = build_agent(config, self.time_step_spec, self.action_spec, self.q_network,
