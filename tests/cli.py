@@ -48,3 +48,25 @@ def kill_after_checkpoint(process: subprocess.Popen, root_dir: str, step: int) -
 def metrics(root_dir) -> dict:
     with open(os.path.join(root_dir, "metrics.json")) as f:
         return json.load(f)
+
+
+class Stop(Exception):
+    """Raised from an in-process run's log: the run stops there, as a killed one would."""
+
+
+def stop_at(prefix: str):
+    """A log function that stops the run at its first line starting with `prefix`."""
+    def log(line: str) -> None:
+        if line.startswith(prefix):
+            raise Stop()
+    return log
+
+
+def checkpointed(root_dir, prefix: str) -> list:
+    """The values, as lists, of the latest checkpoint's variables whose names start with
+    `prefix` (for example a generator's state)."""
+    import tensorflow as tf
+
+    path = tf.train.latest_checkpoint(os.path.join(root_dir, "checkpoints"))
+    return [tf.train.load_variable(path, name).tolist()
+            for name, _ in tf.train.list_variables(path) if name.startswith(prefix)]

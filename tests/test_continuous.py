@@ -372,10 +372,6 @@ def test_online_sac_and_td3_with_90_percent_gmp_swing_up_pendulum(tmp_path):
         assert zeros / sum(k.size for k in kernels.values()) == pytest.approx(0.9, abs=2e-3)
 
 
-class Stop(Exception):
-    pass
-
-
 @pytest.mark.slow
 def test_a_killed_online_sac_run_resumes_with_its_replay_and_generators(tmp_path):
     """Stopped after its checkpoint at env step 1,000 and resumed, an online SAC run ends with
@@ -383,8 +379,6 @@ def test_a_killed_online_sac_run_resumes_with_its_replay_and_generators(tmp_path
     draws the same numbers, so the generator matches only if the checkpoint held it, and the
     replay holds every transition only if it was restored (the restart begins a new episode,
     so the weights differ)."""
-    import tensorflow as tf
-
     from tfprune_rl.pruning import PolynomialSchedule
     from tfprune_rl.training.continuous import train_continuous
     from tfprune_rl.training.continuous_config import ContinuousConfig
@@ -397,21 +391,14 @@ def test_a_killed_online_sac_run_resumes_with_its_replay_and_generators(tmp_path
             eval_episodes=1, log_interval=500, checkpoint_interval=1000,
             schedule=PolynomialSchedule(frequency=100))
 
-    def stop_at_1500(line):
-        if line.startswith("env steps 1,500/"):
-            raise Stop()
-
     def saved(root):
-        path = tf.train.latest_checkpoint(str(tmp_path / root / "checkpoints"))
-        generator = [tf.train.load_variable(path, name).tolist()
-                     for name, _ in tf.train.list_variables(path)
-                     if name.startswith("agent/rng/")]
+        generator = cli.checkpointed(tmp_path / root, "agent/rng/")
         with np.load(str(tmp_path / root / "checkpoints" / "replay-2000.npz")) as replay:
             return generator, replay["added"].tolist()
 
     straight = train_continuous(config("straight"), log=lambda line: None)
-    with pytest.raises(Stop):
-        train_continuous(config("killed"), log=stop_at_1500)
+    with pytest.raises(cli.Stop):
+        train_continuous(config("killed"), log=cli.stop_at("env steps 1,500/"))
     lines = []
     resumed = train_continuous(config("killed"), log=lines.append)
     assert "resumed from env step 1,000" in lines[0]

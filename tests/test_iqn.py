@@ -168,10 +168,6 @@ def test_95_percent_sparse_iqn_agents_solve_cartpole(iqn_runs, agent):
     assert zeros / sum(k.size for k in kernels.values()) == pytest.approx(0.95, abs=2e-3)
 
 
-class Stop(Exception):
-    pass
-
-
 @pytest.mark.slow
 def test_a_killed_iqn_run_resumes_with_its_fractions_generator(tmp_path):
     """Stopped after its checkpoint at env step 1,000 and resumed, an IQN run ends with the
@@ -184,18 +180,12 @@ def test_a_killed_iqn_run_resumes_with_its_fractions_generator(tmp_path):
                            eval_interval=2000, eval_episodes=1, checkpoint_interval=1000,
                            log_interval=500, schedule=PolynomialSchedule(frequency=100))
 
-    def stop_at_1500(line):
-        if line.startswith("env steps 1,500/"):
-            raise Stop()
-
     def generator_state(root):
-        path = tf.train.latest_checkpoint(str(tmp_path / root / "checkpoints"))
-        return [tf.train.load_variable(path, name).tolist()
-                for name, _ in tf.train.list_variables(path) if name.startswith("agent/_rng/")]
+        return cli.checkpointed(tmp_path / root, "agent/_rng/")
 
     straight = train(config("straight"), log=lambda line: None)
-    with pytest.raises(Stop):
-        train(config("killed"), log=stop_at_1500)
+    with pytest.raises(cli.Stop):
+        train(config("killed"), log=cli.stop_at("env steps 1,500/"))
     resumed = train(config("killed"), log=lambda line: None)
     assert generator_state("killed") == generator_state("straight") != []
     for key in ("env_steps", "train_steps", "layer_sparsity"):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import cli
 from tfprune_rl import pruning
 from tfprune_rl.export import saved_kernels
 from tfprune_rl.offline.transitions import Transitions
@@ -248,10 +249,6 @@ def test_lottery_ticket_is_the_source_initialization_times_its_final_masks(tmp_p
                                       mask_from=str(tmp_path / "ticket2"), **CARTPOLE))
 
 
-class Stop(Exception):
-    pass
-
-
 @pytest.fixture(scope="module")
 def pendulum_data(tmp_path_factory):
     env = gym.make("Pendulum-v1")
@@ -285,13 +282,9 @@ def test_a_killed_continuous_run_resumes_to_the_uninterrupted_masks_and_weights(
             hidden_units=(16, 16), eval_interval=300, eval_episodes=1, log_interval=50,
             checkpoint_interval=100, schedule=pruning.PolynomialSchedule(frequency=50))
 
-    def stop_at_150(line):
-        if line.startswith("updates 150/"):
-            raise Stop()
-
     straight = train_continuous(config("straight"), log=lambda line: None)
-    with pytest.raises(Stop):
-        train_continuous(config("killed"), log=stop_at_150)
+    with pytest.raises(cli.Stop):
+        train_continuous(config("killed"), log=cli.stop_at("updates 150/"))
     resumed = train_continuous(config("killed"), log=lambda line: None)
     assert resumed["eval_returns"] == straight["eval_returns"]
     exported = {root: saved_kernels(str(tmp_path / root / "export" / "saved_model"))
