@@ -84,3 +84,16 @@ def test_bad_encoder_settings_are_refused():
         make_encoder("resnet", 1)
     with pytest.raises(ValueError, match="width=0"):
         make_encoder("nature", 0)
+
+
+@pytest.mark.parametrize("shape", [(2, 10, 10, 3), (2, 84, 84, 4), (1, 11, 7, 2), (1, 21, 21, 2)])
+def test_impala_pooling_is_max_pool_with_a_deterministic_gradient(shape):
+    """Impala's 3x3 stride-2 max-pool equals TF's; written without MaxPool, whose gradient XLA
+    refuses under op determinism (every run enables it)."""
+    from tfprune_rl.networks.encoders import _max_pool_3x3_stride_2
+
+    x = tf.random.normal(shape, seed=1)
+    np.testing.assert_array_equal(_max_pool_3x3_stride_2(x).numpy(),
+                                  tf.nn.max_pool2d(x, 3, 2, "SAME").numpy())
+    ops = tf.function(_max_pool_3x3_stride_2).get_concrete_function(x).graph.get_operations()
+    assert not [op.type for op in ops if "MaxPool" in op.type]

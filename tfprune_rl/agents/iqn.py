@@ -51,14 +51,15 @@ class IqnAgent(dqn_agent.DqnAgent):
 
     def _targets(self, time_steps, actions, next_time_steps) -> tf.Tensor:
         """[B, N'] targets: R + discount * Z_tau'(s', a*), a* greedy for the target network's
-        mean over K fresh fractions."""
-        observation = next_time_steps.observation
+        mean over K fresh fractions. One pass of the target network gives both sets of
+        quantiles, so the encoder runs once on s'."""
         batch_size = tf.shape(next_time_steps.reward)[0]
-        greedy = tf.argmax(tf.reduce_mean(self._target_quantiles(
-            observation, self._taus(batch_size, self._num_quantile_samples)), axis=1), axis=-1)
-        next_quantiles = self._target_quantiles(
-            observation, self._taus(batch_size, self._num_tau_prime_samples))
-        chosen = tf.gather(next_quantiles, greedy, axis=2, batch_dims=1)
+        k = self._num_quantile_samples
+        taus = tf.concat([self._taus(batch_size, k),
+                          self._taus(batch_size, self._num_tau_prime_samples)], axis=1)
+        quantiles = self._target_quantiles(next_time_steps.observation, taus)
+        greedy = tf.argmax(tf.reduce_mean(quantiles[:, :k], axis=1), axis=-1)
+        chosen = tf.gather(quantiles[:, k:], greedy, axis=2, batch_dims=1)
         return (next_time_steps.reward[:, None]
                 + next_time_steps.discount[:, None] * chosen)
 

@@ -113,6 +113,18 @@ def _sequential_encoder(layers: list[tf.keras.layers.Layer], num_convs: int,
     return Encoder(layers, forward, list(range(1, len(layers) + 1)))
 
 
+def _max_pool_3x3_stride_2(x: tf.Tensor) -> tf.Tensor:
+    """`tf.nn.max_pool2d(x, 3, 2, "SAME")` as the max of 9 strided slices: XLA has no
+    deterministic gradient of MaxPool, and every run enables op determinism."""
+    height, width = x.shape[1], x.shape[2]
+    out_h, out_w = -(-height // 2), -(-width // 2)
+    pad_h, pad_w = max(2 * out_h + 1 - height, 0), max(2 * out_w + 1 - width, 0)
+    x = tf.pad(x, [[0, 0], [pad_h // 2, pad_h - pad_h // 2], [pad_w // 2, pad_w - pad_w // 2],
+                   [0, 0]], constant_values=float("-inf"))
+    return tf.reduce_max(tf.stack([x[:, i:i + 2 * out_h - 1:2, j:j + 2 * out_w - 1:2, :]
+                                   for i in range(3) for j in range(3)]), axis=0)
+
+
 def _impala(width: int) -> Encoder:
     """Per stack: conv, 3x3 max-pool with stride 2, two residual blocks (relu-conv-relu-conv)."""
     layers, next_layer = [], []
@@ -132,7 +144,7 @@ def _impala(width: int) -> Encoder:
         convs = iter(layers[:-1])
         for _ in IMPALA_CHANNELS:
             x = next(convs)(x, training=False)
-            x = tf.nn.max_pool2d(x, ksize=3, strides=2, padding="SAME")
+            x = _max_pool_3x3_stride_2(x)
             for _ in range(IMPALA_BLOCKS_PER_STACK):
                 y = next(convs)(tf.nn.relu(x), training=False)
                 x = x + next(convs)(tf.nn.relu(y), training=False)

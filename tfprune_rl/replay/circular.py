@@ -80,6 +80,9 @@ class ReplayBuffer:
         self.clip_rewards = clip_rewards
         self.frame_shape = self.observation_shape[:-1] if stack_size > 1 else self.observation_shape
         slots = self.stream_capacity * num_streams
+        # Sampled actions: int64 indices for the agents' gathers, float32 vectors otherwise.
+        self._sampled_action_dtype = (np.int64 if np.issubdtype(action_dtype, np.integer)
+                                      else np.float32)
         self._data = {
             "frame": np.zeros((slots, *self.frame_shape), observation_dtype),
             "action": np.zeros((slots, *action_shape), action_dtype),
@@ -167,8 +170,7 @@ class ReplayBuffer:
         stream, start, step0, steps = walk["stream"], walk["start"], walk["step0"], walk["steps"]
         batch = {
             "observation": self._stacked(stream, start, step0),
-            "action": self._data["action"][slots].astype(
-                np.int64 if np.issubdtype(self._data["action"].dtype, np.integer) else np.float32),
+            "action": self._data["action"][slots].astype(self._sampled_action_dtype),
             "reward": walk["reward"].astype(np.float32),
             "discount": walk["discount"].astype(np.float32),
             "next_observation": self._stacked(stream, start + steps, step0 + steps),
