@@ -52,9 +52,13 @@ def write_status(root: str, runs: list[str], code_commit: str, resume: str, tota
                 "and venv\n"
                 f"- resume (finished runs are skipped; a run that was going restarts from its "
                 f"last checkpoint, or from the start on a new machine):\n\n"
-                f"      git clone REPO study && cd study && git checkout {code_commit}\n"
+                f"      git clone REPO main && git clone main study\n"
+                f"      cd study && git checkout {code_commit}\n"
                 f"      python3 -m venv .venv && .venv/bin/pip install -e .\n"
                 f"      {resume}\n\n"
+                "  The sweep's flagfile and this root are read from `main`; the trainer and its "
+                "preset from `study`. Each finished run is committed by `tools/commit_runs.py` "
+                "(in `main`).\n\n"
                 "## Finished runs\n\n" + "".join(f"- `{os.path.relpath(run, root)}`\n"
                                                  for run in runs))
     os.replace(path + ".tmp", path)
