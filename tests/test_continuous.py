@@ -16,7 +16,8 @@ from tfprune_rl.offline.transitions import (
     FIELDS, MANIFEST, References, Transitions, load_transitions,
 )
 from tfprune_rl.sweeps import expand, log_path, parse_grid, run_dir
-from tfprune_rl.training.d4rl_datasets import KINDS, GenerationConfig, generate_datasets
+from tfprune_rl.training.continuous_config import GenerationConfig
+from tfprune_rl.training.d4rl_datasets import KINDS, generate_datasets
 
 CONTINUOUS = "tfprune_rl.train_continuous"
 

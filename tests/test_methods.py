@@ -155,10 +155,6 @@ class OneShotMagnitude(pruning.Updater):
     """The test's own method: every kernel pruned once to its target by magnitude, at half of
     training."""
 
-    @classmethod
-    def schedule(cls, config):
-        return pruning.OneShot(0.5)
-
     def new_masks(self, kernels, step, gradients):
         return [keep_largest(tf.abs(k.kernel), k.mask > 0,
                              round(k.kernel.shape.num_elements() * (1 - k.target)))
@@ -182,7 +178,8 @@ def gmp_source(tmp_path_factory):
 
 
 def test_a_registered_method_trains_and_prunes_once_at_its_step(tmp_path, monkeypatch):
-    monkeypatch.setitem(pruning.METHODS, "one_shot_magnitude", OneShotMagnitude)
+    monkeypatch.setitem(pruning.METHODS, "one_shot_magnitude",
+                       pruning.Method(OneShotMagnitude, lambda config: pruning.OneShot(0.5)))
     config = TrainConfig(root_dir=str(tmp_path / "run"), pruning="one_shot_magnitude",
                          sparsity=0.9, **CARTPOLE)
     metrics = train(config, log=lambda line: None)

@@ -19,7 +19,8 @@ from tfprune_rl import pruning
 from tfprune_rl.export import ExportCheckError, export_network
 from tfprune_rl.networks import QNetwork
 from tfprune_rl.training import TrainConfig, ValueBasedTrainer, train
-from tfprune_rl.training.checkpoints import CheckpointError, checkpoint_steps
+from tfprune_rl.training.checkpoints import CheckpointError
+from tfprune_rl.training.run_dir import checkpoint_steps
 from tfprune_rl.training.run_dir import lock_run_dir
 
 

@@ -8,13 +8,10 @@ aggregate.json, aggregate.csv and aggregate.md; prints the Markdown tables.
 
 import os
 
+from absl import flags, logging
+
 from tfprune_rl.console import quiet_startup
-
-with quiet_startup():
-    from absl import flags, logging
-
-    from tfprune_rl.analysis import report
-    from tfprune_rl.entry_points import fail, run_app
+from tfprune_rl.entry_points import fail, run_app
 
 PROGRAM = "tfprune-aggregate"
 FLAGS = flags.FLAGS
@@ -33,7 +30,11 @@ def build_report(program: str):
     logging.set_verbosity(logging.WARNING)  # rliable logs a line per configuration
     if FLAGS.reps < 1:
         fail(program, f"reps={FLAGS.reps} must be at least 1")
+    if not os.path.isdir(FLAGS.root_dir):
+        fail(program, f"root_dir {FLAGS.root_dir} is not a directory; pass a sweep's directory")
     output_dir = FLAGS.output_dir or os.path.join(FLAGS.root_dir, "report")
+    with quiet_startup():  # pandas, rliable: after the flags are checked
+        from tfprune_rl.analysis import report
     try:
         return output_dir, *report(FLAGS.root_dir, output_dir, FLAGS.reps, FLAGS.bootstrap_seed)
     except (ValueError, OSError) as error:

@@ -6,15 +6,12 @@ Defaults are D4RL's (1M SAC steps, 1M transitions per dataset); experiments/cont
 CPU budget.
 """
 
+from absl import flags, logging
+
 from tfprune_rl.console import quiet_startup
-
-with quiet_startup():
-    from absl import flags, logging
-
-    from tfprune_rl.entry_points import fail, run_app
-    from tfprune_rl.envs import CONTINUOUS_ENV_EXAMPLES, game_name
-    from tfprune_rl.training.d4rl_datasets import GenerationConfig, generate_datasets
-    from tfprune_rl.training.runner import RUN_STOPS
+from tfprune_rl.entry_points import fail, run_app
+from tfprune_rl.envs.ids import CONTINUOUS_ENV_EXAMPLES, check_env_id, game_name
+from tfprune_rl.training.continuous_config import GenerationConfig
 
 PROGRAM = "tfprune-datasets"
 DEFAULTS = GenerationConfig(env_id="HalfCheetah-v5", output_dir="datasets/{game}")
@@ -40,11 +37,18 @@ def main(argv):
         fail(PROGRAM, f"unexpected arguments {argv[1:]}; all options are --flags")
     logging.set_verbosity(logging.ERROR)
     try:
+        check_env_id(FLAGS.env, CONTINUOUS_ENV_EXAMPLES)
         config = GenerationConfig(
             env_id=FLAGS.env, output_dir=FLAGS.output_dir.replace("{game}", game_name(FLAGS.env)),
             train_steps=FLAGS.train_steps,
             dataset_size=FLAGS.dataset_size, random_steps=FLAGS.random_steps,
             log_interval=FLAGS.log_interval, seed=FLAGS.seed)
+    except ValueError as error:
+        fail(PROGRAM, str(error))
+    with quiet_startup():
+        from tfprune_rl.training.d4rl_datasets import generate_datasets
+        from tfprune_rl.training.runner import RUN_STOPS
+    try:
         generate_datasets(config, log=lambda line: print(line, flush=True))
     except (ValueError, *RUN_STOPS) as error:
         fail(PROGRAM, str(error))

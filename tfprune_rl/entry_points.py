@@ -3,6 +3,8 @@ parsing that fails in one line.
 
 `tfprune-train` parses the run flags from its command line; `tfprune-export` parses a run's
 flags.txt with the same definitions, so both get the same defaults and the same validation.
+Nothing here imports TensorFlow: a command parses and checks its flags, and answers --help,
+before it imports what trains.
 """
 
 import dataclasses
@@ -11,25 +13,29 @@ import os
 import sys
 from typing import Callable
 
-import tensorflow as tf
 from absl import app, flags
-from google.protobuf.message import DecodeError
 
-from tfprune_rl.agents import AGENTS, DqnHyperparams
-from tfprune_rl.agents.continuous import CONTINUOUS_AGENTS
-from tfprune_rl.envs import (
-    CONTINUOUS_ENV_EXAMPLES, ENV_EXAMPLES, game_name, make_continuous_env, make_gym_env,
-)
+from tfprune_rl.agents.registry import AGENTS, CONTINUOUS_AGENTS, DqnHyperparams
+from tfprune_rl.envs.ids import CONTINUOUS_ENV_EXAMPLES, ENV_EXAMPLES, check_env_id, game_name
 from tfprune_rl.networks import ENCODERS
-from tfprune_rl.pruning import DISTRIBUTIONS, METHODS, PolynomialSchedule
-from tfprune_rl.replay import REPLAY_SCHEMES
-from tfprune_rl.training import MODES, TrainConfig
+from tfprune_rl.pruning.api import METHODS
+from tfprune_rl.pruning.distribution import DISTRIBUTIONS
+from tfprune_rl.pruning.schedule import PolynomialSchedule
+from tfprune_rl.replay.circular import REPLAY_SCHEMES
 from tfprune_rl.training.augmentation import AUGMENTATIONS
+from tfprune_rl.training.config import MODES, TrainConfig
 from tfprune_rl.training.continuous_config import ContinuousConfig
 
 DEFAULTS = TrainConfig(root_dir="runs/default")
-# A file that is missing, damaged or cannot be written: one line from every command that reads.
-FILE_ERRORS = (ValueError, OSError, DecodeError, tf.errors.OpError)
+
+
+def file_errors() -> tuple[type[Exception], ...]:
+    """A file that is missing, damaged or cannot be written: one line from every command that
+    reads one (TensorFlow's and protobuf's errors, so imported when asked for)."""
+    import tensorflow as tf
+    from google.protobuf.message import DecodeError
+
+    return ValueError, OSError, DecodeError, tf.errors.OpError
 
 
 def define_run_flags(flag_values: flags.FlagValues) -> tuple[str, ...]:
@@ -193,6 +199,7 @@ def config_from_flags(values: flags.FlagValues) -> TrainConfig:
         hidden_units = tuple(int(units) for units in values.hidden_units)
     except ValueError:
         raise ValueError(f"hidden_units={values.hidden_units} must be integers") from None
+    check_env_id(values.env)
     return TrainConfig(
         root_dir=values.root_dir,
         mode=values.mode,
@@ -352,6 +359,7 @@ def continuous_config_from_flags(values: flags.FlagValues) -> ContinuousConfig:
     if references is not None and len(references) != 2:
         raise ValueError(f"reference_returns={','.join(values.reference_returns)} must be two "
                          "numbers: random,expert")
+    check_env_id(values.env, CONTINUOUS_ENV_EXAMPLES)
     if values.mode == "offline" and not values.dataset:
         raise ValueError("--mode=offline needs --dataset: a D4RL-layout .npz or .hdf5 file or a "
                          "Minari directory (make one with tfprune-datasets)")
@@ -369,15 +377,18 @@ def continuous_config_from_flags(values: flags.FlagValues) -> ContinuousConfig:
 
 @dataclasses.dataclass(frozen=True)
 class Trainer:
-    """A trainer entry point as the sweep tool runs and checks it."""
+    """A trainer entry point as the sweep tool runs and checks it (`make_env`: a
+    "module:function" reference that builds an env from its id)."""
     module: str
     define_flags: Callable[[flags.FlagValues], tuple[str, ...]]
     config_from_flags: Callable[[flags.FlagValues], object]
-    make_env: Callable[[str], object]
+    make_env: str
 
 
 TRAINERS = {
-    "value_based": Trainer("tfprune_rl.train", define_run_flags, config_from_flags, make_gym_env),
+    "value_based": Trainer("tfprune_rl.train", define_run_flags, config_from_flags,
+                           "tfprune_rl.envs.factory:make_gym_env"),
     "continuous": Trainer("tfprune_rl.train_continuous", define_continuous_flags,
-                          continuous_config_from_flags, make_continuous_env),
+                          continuous_config_from_flags,
+                          "tfprune_rl.envs.continuous:make_continuous_env"),
 }

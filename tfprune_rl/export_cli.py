@@ -10,19 +10,14 @@ renamed over it only once it is whole and acts like the checkpoint's greedy poli
 
 import os
 
+from absl import flags, logging
+
 from tfprune_rl.console import quiet_startup
-
-with quiet_startup():
-    from absl import flags, logging
-
-    from tfprune_rl.entry_points import FILE_ERRORS, fail, load_run_config, run_app
-    from tfprune_rl.envs import random_observations
-    from tfprune_rl.export import (
-        CHECK_OBSERVATIONS, FORMATS, PACKINGS, QUANTIZATIONS, REPORT_FILE, ExportCheckError,
-        check_export_options, export_network,
-    )
-    from tfprune_rl.training.build import export_metadata, restore_q_network
-    from tfprune_rl.training.checkpoints import checkpoint_steps
+from tfprune_rl.entry_points import fail, file_errors, load_run_config, run_app
+from tfprune_rl.export.options import (
+    CHECK_OBSERVATIONS, FORMATS, PACKINGS, QUANTIZATIONS, check_export_options,
+)
+from tfprune_rl.training.run_dir import checkpoint_steps
 
 PROGRAM = "tfprune-export"
 FLAGS = flags.FLAGS
@@ -73,6 +68,13 @@ def main(argv):
         check_export_options(FLAGS.format, FLAGS.quantize, FLAGS.packing)
         config = load_run_config(FLAGS.run_dir)
         step = _checkpoint_step(FLAGS.run_dir, FLAGS.checkpoint)
+    except ValueError as error:
+        fail(PROGRAM, str(error))
+    with quiet_startup():
+        from tfprune_rl.envs import random_observations
+        from tfprune_rl.export import REPORT_FILE, ExportCheckError, export_network
+        from tfprune_rl.training.build import export_metadata, restore_q_network
+    try:
         output_dir = FLAGS.output_dir or os.path.join(FLAGS.run_dir, "export")
         q_network, time_step_spec, action_spec, train_step = restore_q_network(config, step)
         observations = random_observations(config.env_id, config.sticky_actions,
@@ -82,7 +84,7 @@ def main(argv):
             export_metadata(config, 0 if config.offline else step), train_step,
             formats=FLAGS.format, quantize=FLAGS.quantize, packing=FLAGS.packing,
         )
-    except (*FILE_ERRORS, ExportCheckError) as error:
+    except (*file_errors(), ExportCheckError) as error:
         fail(PROGRAM, str(error))
     saved = report["saved_model"]
     where = f"update {step:,}" if config.offline else f"env step {step:,} (update {train_step:,})"

@@ -8,13 +8,12 @@ gzip sizes; --json prints the same as one JSON object.
 
 import json
 
+import os
+
+from absl import flags
+
 from tfprune_rl.console import quiet_startup
-
-with quiet_startup():
-    from absl import flags
-
-    from tfprune_rl.entry_points import FILE_ERRORS, fail, run_app
-    from tfprune_rl.export import summarize
+from tfprune_rl.entry_points import fail, file_errors, run_app
 
 PROGRAM = "tfprune-inspect"
 FLAGS = flags.FLAGS
@@ -37,11 +36,16 @@ def _table(summary: dict) -> str:
 def main(argv):
     if len(argv) != 2:
         fail(PROGRAM, f"expected one PATH (a SavedModel directory or a .tflite file), got {argv[1:]}")
+    if not os.path.exists(argv[1]):
+        fail(PROGRAM, f"{argv[1]} does not exist; expected a SavedModel directory or a .tflite "
+                      "file")
+    with quiet_startup():
+        from tfprune_rl.export import summarize
     try:
         summary = summarize(argv[1])
     except ValueError as error:  # ours, naming the path and what is wrong
         fail(PROGRAM, str(error))
-    except FILE_ERRORS as error:
+    except file_errors() as error:
         fail(PROGRAM, f"cannot read {argv[1]}: {type(error).__name__}: {error}")
     print(json.dumps(summary, indent=2) if FLAGS.json else _table(summary))
 

@@ -4,12 +4,8 @@ Writes what tfprune-aggregate writes, then iqm_vs_width.png, iqm_vs_sparsity.png
 sweep varies them), sample_efficiency.png and diagnostics_<game>.png.
 """
 
-from tfprune_rl.console import quiet_startup
-
-with quiet_startup():
-    from tfprune_rl.aggregate_cli import REPORT_FLAGS, build_report
-    from tfprune_rl.analysis import draw_all
-    from tfprune_rl.entry_points import fail, run_app
+from tfprune_rl.aggregate_cli import REPORT_FLAGS, build_report
+from tfprune_rl.entry_points import fail, run_app
 
 PROGRAM = "tfprune-plot"
 
@@ -18,6 +14,8 @@ def main(argv):
     if len(argv) > 1:
         fail(PROGRAM, f"unexpected arguments {argv[1:]}; all options are --flags")
     output_dir, results, runs, tables = build_report(PROGRAM)
+    from tfprune_rl.analysis import draw_all  # matplotlib: imported with the report's modules
+
     print(tables, end="")
     for path in draw_all(results, runs, output_dir):
         print(f"wrote {path}")

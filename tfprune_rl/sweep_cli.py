@@ -15,6 +15,7 @@ with quiet_startup():
     from absl import flags
 
     from tfprune_rl.entry_points import TRAINERS, Trainer, fail, run_app, run_flag_values
+    from tfprune_rl.lazy import load
     from tfprune_rl.sweeps import (
         BACKENDS, LocalBackend, RayBackend, Trial, expand, is_finished, parse_grid, read_games,
         run_dir, run_sweep,
@@ -67,7 +68,7 @@ def check_trials(trainer: Trainer, trials: list[Trial], trainer_flagfiles: list[
         except (flags.Error, ValueError) as error:
             raise ValueError(f"trial {trial.run_id}: {error}") from None
     for env_id in dict.fromkeys(trial.env_id for trial in trials):
-        trainer.make_env(env_id).close()
+        load(trainer.make_env)(env_id).close()
 
 
 def main(argv):

@@ -7,23 +7,17 @@ Defaults are the built-in CartPole-v1 run: double DQN with 3-step returns, width
 0.95. Pruning defaults are the paper's (Obando-Ceron et al., 2024); agent hyperparameters are a
 CartPole setting, since the paper's are for Atari (noted in each flag's help; experiments/ has
 the paper's Atari and MinAtar presets).
+
+Flags are parsed and checked before TensorFlow is imported: --help and a bad value answer at
+once; only a valid run imports what trains.
 """
 
+from absl import flags, logging
+
 from tfprune_rl.console import quiet_startup
-
-with quiet_startup():
-    from absl import flags, logging
-
-    from tfprune_rl.entry_points import (
-        config_from_flags, define_run_flags, fail, run_app, run_flag_values,
-    )
-    from tfprune_rl.envs import env_specs, make_gym_env
-    from tfprune_rl.offline import DatasetError, dataset_chunks, dataset_spec
-    from tfprune_rl.training import train
-    from tfprune_rl.training.runner import RUN_STOPS
-    from tfprune_rl.training.augmentation import check_augmentation
-    from tfprune_rl.training.build import check_memory
-    from tfprune_rl.training.run_dir import claim_run_dir
+from tfprune_rl.entry_points import (
+    config_from_flags, define_run_flags, fail, run_app, run_flag_values,
+)
 
 PROGRAM = "tfprune-train"
 FLAGS = flags.FLAGS
@@ -36,6 +30,17 @@ def main(argv):
     logging.set_verbosity(logging.ERROR)  # progress lines are printed; TF's INFO would bury them
     try:
         config = config_from_flags(FLAGS)
+    except ValueError as error:
+        fail(PROGRAM, str(error))
+    with quiet_startup():
+        from tfprune_rl.envs import env_specs, make_gym_env
+        from tfprune_rl.offline import DatasetError, dataset_chunks, dataset_spec
+        from tfprune_rl.training import train
+        from tfprune_rl.training.augmentation import check_augmentation
+        from tfprune_rl.training.build import check_memory
+        from tfprune_rl.training.run_dir import claim_run_dir
+        from tfprune_rl.training.runner import RUN_STOPS
+    try:
         env = make_gym_env(config.env_id, config.sticky_actions)
         observation_spec, action_spec = env_specs(env)
         check_memory(config, observation_spec, action_spec)

@@ -5,21 +5,15 @@ python -m tfprune_rl.train_continuous --root_dir=DIR --mode=online --agent=sac [
 The dataset is a D4RL-layout file (ours from tfprune-datasets, a D4RL .hdf5, or a Minari
 directory). Defaults are TD3+BC's settings with the single-shot paper's 95% SNIP mask; online
 runs take SAC's (experiments/continuous/sac_online.flags sets the value-based paper's GMP).
+Flags are checked before TensorFlow is imported (see tfprune_rl.train).
 """
 
+from absl import flags, logging
+
 from tfprune_rl.console import quiet_startup
-
-with quiet_startup():
-    from absl import flags, logging
-
-    from tfprune_rl.entry_points import (
-        continuous_config_from_flags, define_continuous_flags, fail, run_app, run_flag_values,
-    )
-    from tfprune_rl.envs import continuous_specs, make_continuous_env
-    from tfprune_rl.offline.transitions import load_transitions
-    from tfprune_rl.training.continuous import check_dataset, train_continuous
-    from tfprune_rl.training.run_dir import claim_run_dir
-    from tfprune_rl.training.runner import RUN_STOPS
+from tfprune_rl.entry_points import (
+    continuous_config_from_flags, define_continuous_flags, fail, run_app, run_flag_values,
+)
 
 PROGRAM = "tfprune-train-continuous"
 FLAGS = flags.FLAGS
@@ -32,6 +26,15 @@ def main(argv):
     logging.set_verbosity(logging.ERROR)
     try:
         config = continuous_config_from_flags(FLAGS)
+    except ValueError as error:
+        fail(PROGRAM, str(error))
+    with quiet_startup():
+        from tfprune_rl.envs import continuous_specs, make_continuous_env
+        from tfprune_rl.offline.transitions import load_transitions
+        from tfprune_rl.training.continuous import check_dataset, train_continuous
+        from tfprune_rl.training.run_dir import claim_run_dir
+        from tfprune_rl.training.runner import RUN_STOPS
+    try:
         env = make_continuous_env(config.env_id)
         observation_spec, action_spec = continuous_specs(env)
         env.close()

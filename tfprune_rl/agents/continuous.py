@@ -28,8 +28,6 @@ import tensorflow as tf
 from tfprune_rl.networks.actor_critic import ActorNetwork, CriticNetwork
 from tfprune_rl.pruning import MaskedAdam, masked_kernels
 
-CONTINUOUS_AGENTS = ("bc", "td3", "td3_bc", "sac", "cql_sac")
-ONLINE_AGENTS = ("sac", "td3")  # the ones with `explore`: no dataset term in their losses
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,6 +4,9 @@ and how Q(s, .) is read from it), and its options. The trainers, the export and 
 ask the entry and the head; nothing else branches on the agent. Paper defaults of an agent's
 own constants live in its class (for example IQN's fractions, Munchausen's tau).
 
+An entry names its classes as "module:attribute" references, imported when a run is built
+(`agents.create`), so that a run's flags are checked before TensorFlow is imported.
+
 The replay buffer computes n-step returns and gamma^n discounts, so agents are built with
 gamma 1: their target is reward + discount * Q(next), with both already discounted.
 """
@@ -11,17 +14,7 @@ gamma 1: their target is reward + discount * Q(next), with both already discount
 import dataclasses
 from typing import Callable
 
-import tensorflow as tf
-from tf_agents.agents import tf_agent
-from tf_agents.agents.dqn import dqn_agent
-from tf_agents.networks import network
-from tf_agents.utils import common
-
-from tfprune_rl.agents.categorical import WeightedCategoricalDqnAgent
-from tfprune_rl.agents.cql import CqlDqnAgent
-from tfprune_rl.agents.iqn import IqnAgent, MunchausenIqnAgent
-from tfprune_rl.networks.heads import CategoricalHead, QuantileHead, ValueHead
-from tfprune_rl.pruning import MaskedAdam
+from tfprune_rl.lazy import load
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,28 +42,24 @@ class DqnHyperparams:
             raise ValueError(f"cql_alpha={self.cql_alpha} must be >= 0")
 
 
-def make_optimizer(hparams: DqnHyperparams, masked_kernels=()) -> MaskedAdam:
-    """Adam that never moves the pruned entries of `masked_kernels` ((kernel, mask) pairs,
-    `pruning.masked_kernels`); with `weight_decay` > 0, decoupled weight decay as in AdamW
-    (Loshchilov & Hutter 2019, optax.adamw): after each step every kernel and bias w becomes
-    w - lr * decay * w."""
-    return MaskedAdam(hparams.learning_rate, epsilon=hparams.adam_epsilon,
-                      weight_decay=hparams.weight_decay or None, masked_kernels=masked_kernels)
-
-
 @dataclasses.dataclass(frozen=True)
 class AgentSpec:
     """`agent_class(time_step_spec, action_spec, q_network, **common, **options(hparams))`,
-    with `seed` too when `seeded` (an agent that draws random numbers in its loss)."""
+    with `seed` too when `seeded` (an agent that draws random numbers in its loss);
+    `agent_class` is a "module:Class" reference, `head(hparams)` the network's head."""
 
-    agent_class: Callable
-    head: Callable[[DqnHyperparams], ValueHead] = lambda hparams: ValueHead()
+    agent_class: str
+    head: Callable[[DqnHyperparams], object] = lambda hparams: _head("ValueHead")
     options: Callable[[DqnHyperparams], dict] = lambda hparams: {}
     seeded: bool = False
 
 
-def _categorical_head(hparams: DqnHyperparams) -> CategoricalHead:
-    return CategoricalHead(num_atoms=51, v_max=hparams.v_max)  # 51 atoms, as in the paper
+def _head(name: str, **options):
+    return load(f"tfprune_rl.networks.heads:{name}")(**options)
+
+
+def _categorical_head(hparams: DqnHyperparams):
+    return _head("CategoricalHead", num_atoms=51, v_max=hparams.v_max)  # 51 atoms, as in the paper
 
 
 def _cql(hparams: DqnHyperparams) -> dict:
@@ -78,14 +67,21 @@ def _cql(hparams: DqnHyperparams) -> dict:
 
 
 AGENTS = {
-    "dqn": AgentSpec(dqn_agent.DqnAgent),
-    "double_dqn": AgentSpec(dqn_agent.DdqnAgent),
-    "c51": AgentSpec(WeightedCategoricalDqnAgent, _categorical_head),
-    "iqn": AgentSpec(IqnAgent, lambda hparams: QuantileHead(), seeded=True),
-    "m_iqn": AgentSpec(MunchausenIqnAgent, lambda hparams: QuantileHead(), seeded=True),
-    "cql": AgentSpec(CqlDqnAgent, options=_cql),
-    "cql_c51": AgentSpec(WeightedCategoricalDqnAgent, _categorical_head, _cql),
+    "dqn": AgentSpec("tf_agents.agents.dqn.dqn_agent:DqnAgent"),
+    "double_dqn": AgentSpec("tf_agents.agents.dqn.dqn_agent:DdqnAgent"),
+    "c51": AgentSpec("tfprune_rl.agents.categorical:WeightedCategoricalDqnAgent",
+                     _categorical_head),
+    "iqn": AgentSpec("tfprune_rl.agents.iqn:IqnAgent", lambda hparams: _head("QuantileHead"),
+                     seeded=True),
+    "m_iqn": AgentSpec("tfprune_rl.agents.iqn:MunchausenIqnAgent",
+                       lambda hparams: _head("QuantileHead"), seeded=True),
+    "cql": AgentSpec("tfprune_rl.agents.cql:CqlDqnAgent", options=_cql),
+    "cql_c51": AgentSpec("tfprune_rl.agents.categorical:WeightedCategoricalDqnAgent",
+                         _categorical_head, _cql),
 }
+# The continuous-control agents (`agents.continuous`); online ones collect with `explore`.
+CONTINUOUS_AGENTS = ("bc", "td3", "td3_bc", "sac", "cql_sac")
+ONLINE_AGENTS = ("sac", "td3")  # no dataset term in their losses
 
 
 def agent_spec(name: str) -> AgentSpec:
@@ -94,32 +90,3 @@ def agent_spec(name: str) -> AgentSpec:
     return AGENTS[name]
 
 
-def create_agent(
-    name: str,
-    time_step_spec,
-    action_spec,
-    q_network: network.Network,
-    hparams: DqnHyperparams,
-    epsilon: Callable[[], tf.Tensor],
-    train_step_counter: tf.Variable,
-    optimizer: tf.keras.optimizers.Optimizer,
-    seed: int = 0,
-) -> dqn_agent.DqnAgent:
-    """The registered agent `name` on `q_network` (built with its entry's head), with
-    `optimizer` (see `make_optimizer`), Huber TD errors where the agent takes them, and a hard
-    target update every `target_update_period` updates."""
-    spec = agent_spec(name)
-    agent = spec.agent_class(
-        time_step_spec, action_spec, q_network=q_network, optimizer=optimizer,
-        epsilon_greedy=epsilon, gamma=1.0, target_update_tau=1.0,
-        target_update_period=hparams.target_update_period,
-        td_errors_loss_fn=common.element_wise_huber_loss, train_step_counter=train_step_counter,
-        **spec.options(hparams), **({"seed": seed} if spec.seeded else {}))
-    agent.initialize()
-    return agent
-
-
-def per_example_loss(loss_info: tf_agent.LossInfo) -> tf.Tensor:
-    """Each sampled transition's unweighted loss (every agent's `td_loss`): what prioritized
-    replay's priorities follow."""
-    return loss_info.extra.td_loss

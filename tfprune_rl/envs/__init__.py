@@ -1,12 +1,11 @@
-"""Environments: gymnasium ids (Atari, MinAtar, classic control), single or vectorised."""
+"""Environments: gymnasium ids (Atari, MinAtar, classic control), single or vectorised. Each
+name is imported from its module when first used (`tfprune_rl.lazy`)."""
 
-from tfprune_rl.envs.continuous import (
-    CONTINUOUS_ENV_EXAMPLES, continuous_specs, make_continuous_env,
-)
-from tfprune_rl.envs.factory import (
-    ENV_EXAMPLES, env_specs, frame_stack_size, game_name, make_gym_env, make_vector_env,
-    random_observations,
-)
+from tfprune_rl.lazy import exports
 
-__all__ = ["CONTINUOUS_ENV_EXAMPLES", "ENV_EXAMPLES", "continuous_specs", "make_continuous_env", "env_specs", "frame_stack_size", "game_name", "make_gym_env",
-           "make_vector_env", "random_observations"]
+__getattr__, __all__ = exports(__name__, {
+    "ids": ("CONTINUOUS_ENV_EXAMPLES", "ENV_EXAMPLES", "check_env_id", "game_name"),
+    "continuous": ("continuous_specs", "make_continuous_env"),
+    "factory": ("env_specs", "frame_stack_size", "make_gym_env", "make_vector_env",
+                "random_observations"),
+})

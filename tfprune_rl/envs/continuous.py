@@ -6,16 +6,12 @@ import tensorflow as tf
 from tf_agents.specs import tensor_spec
 
 from tfprune_rl.console import without_noise
+from tfprune_rl.envs.ids import CONTINUOUS_ENV_EXAMPLES, check_env_id
 
-CONTINUOUS_ENV_EXAMPLES = "a gymnasium id with Box actions, such as HalfCheetah-v5, Hopper-v5, " \
-    "Walker2d-v5 or Pendulum-v1"
 
 
 def make_continuous_env(env_id: str) -> gym.Env:
-    try:
-        gym.spec(env_id)
-    except gym.error.Error:
-        raise ValueError(f"unknown env {env_id!r}; expected {CONTINUOUS_ENV_EXAMPLES}") from None
+    check_env_id(env_id, CONTINUOUS_ENV_EXAMPLES)
     with without_noise():  # MuJoCo's notice about gymnasium's own model files
         env = gym.make(env_id)
     if not isinstance(env.action_space, gym.spaces.Box) or not isinstance(

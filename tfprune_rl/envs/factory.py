@@ -15,17 +15,14 @@ import tensorflow as tf
 from tf_agents.specs import tensor_spec
 
 from tfprune_rl.envs.atari import STACK_SIZE, AtariVectorEnv, make_atari
+from tfprune_rl.envs.ids import check_env_id
 from tfprune_rl.envs.minatar import make_minatar
 
-ENV_EXAMPLES = "ALE/<Game>-v5, MinAtar/<Game>-v1, or a gymnasium id such as CartPole-v1"
 
 
 def make_gym_env(env_id: str, sticky_actions: bool = True) -> gym.Env:
     """`sticky_actions` applies to Atari only (MinAtar keeps its own, others have none)."""
-    try:
-        gym.spec(env_id)
-    except gym.error.Error:
-        raise ValueError(f"unknown env {env_id!r}; expected {ENV_EXAMPLES}") from None
+    check_env_id(env_id)
     if env_id.startswith("ALE/"):
         env = make_atari(env_id, sticky_actions)
     elif env_id.startswith("MinAtar/"):
@@ -43,11 +40,6 @@ def make_gym_env(env_id: str, sticky_actions: bool = True) -> gym.Env:
             "only Box observations are supported"
         )
     return env
-
-
-def game_name(env_id: str) -> str:
-    """ALE/Breakout-v5 and MinAtar/Breakout-v1 -> Breakout."""
-    return env_id.split("/")[-1].rsplit("-v", 1)[0]
 
 
 def frame_stack_size(env_id: str) -> int:

@@ -26,9 +26,9 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from tfprune_rl.export.options import PACKINGS
 from tfprune_rl.pruning import apply_masks, masked_kernels, strip
 
-PACKINGS = ("auto", "packed", "dense")
 BUCKETS = 4
 _ROUNDS, _CALLS = 7, 20  # timing: best of alternating rounds, each the mean of some calls
 

@@ -17,13 +17,12 @@ import tensorflow as tf
 from tf_agents.trajectories import time_step as ts
 
 from tfprune_rl.export.contents import summarize
-from tfprune_rl.export.packed import PACKINGS, choose_serving
+from tfprune_rl.export.options import check_export_options
+from tfprune_rl.export.packed import choose_serving
 from tfprune_rl.export.saved_model import greedy_q_policy, serving_function, write_saved_model
-from tfprune_rl.export.tflite import ACTION_AGREEMENT_BOUNDS, QUANTIZATIONS, convert_to_tflite, run_tflite
+from tfprune_rl.export.tflite import ACTION_AGREEMENT_BOUNDS, convert_to_tflite, run_tflite
 from tfprune_rl.networks import QNetwork
 
-FORMATS = ("saved_model", "tflite")
-CHECK_OBSERVATIONS = 256  # observations an export is checked on (and int8 calibrated on)
 SAVED_MODEL = "saved_model"
 TFLITE_FILE = "model.tflite"
 REPORT_FILE = "report.json"
@@ -34,20 +33,6 @@ Q_VALUE_TOLERANCE = 1e-5
 
 class ExportCheckError(RuntimeError):
     """An exported model does not act like the network it was exported from."""
-
-
-def check_export_options(formats, quantize: str, packing: str = "auto") -> None:
-    if packing not in PACKINGS:
-        raise ValueError(f"unsupported packing {packing!r}; choose one of {', '.join(PACKINGS)}")
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        raise ValueError(f"unsupported format {','.join(unknown) or '(none)'}; "
-                         f"choose from {', '.join(FORMATS)}")
-    if quantize not in QUANTIZATIONS:
-        raise ValueError(f"unsupported quantization {quantize!r}; choose one of {', '.join(QUANTIZATIONS)}")
-    if quantize != "none" and "tflite" not in formats:
-        raise ValueError(f"quantization {quantize!r} applies to the tflite format only; "
-                         "add tflite to the formats")
 
 
 def check_finite(network: tf.keras.layers.Layer, outputs: np.ndarray) -> None:

@@ -12,7 +12,8 @@ kernels with dynamic-range quantization ("failed to delegate CONV_2D").
 import numpy as np
 import tensorflow as tf
 
-QUANTIZATIONS = ("none", "dynamic", "int8")
+from tfprune_rl.export.options import QUANTIZATIONS
+
 # Least fraction of observations on which the .tflite model must pick the SavedModel's action.
 # Float models differ from TensorFlow by rounding only; quantized ones may flip near-ties.
 ACTION_AGREEMENT_BOUNDS = {"none": 1.0, "dynamic": 0.9, "int8": 0.9}

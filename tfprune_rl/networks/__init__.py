@@ -1,8 +1,13 @@
-"""Encoders with a width multiplier, Q-network heads, and Q-networks as TF-Agents Networks."""
+"""Encoders with a width multiplier, Q-network heads, and Q-networks as TF-Agents Networks.
+Each name is imported from its module when first used (`tfprune_rl.lazy`)."""
 
-from tfprune_rl.networks.encoders import ENCODERS, Encoder, make_encoder
-from tfprune_rl.networks.heads import CategoricalHead, QuantileHead, ValueHead
-from tfprune_rl.networks.q_network import Probe, QNetwork
+from tfprune_rl.lazy import exports
 
-__all__ = ["CategoricalHead", "ENCODERS", "Encoder", "Probe", "QNetwork", "QuantileHead",
-           "ValueHead", "make_encoder"]
+ENCODERS = ("mlp", "minatar", "nature", "impala")  # `encoders.make_encoder` builds each
+
+__getattr__, _exported = exports(__name__, {
+    "encoders": ("Encoder", "make_encoder"),
+    "heads": ("CategoricalHead", "QuantileHead", "ValueHead"),
+    "q_network": ("Probe", "QNetwork"),
+})
+__all__ = ["ENCODERS", *_exported]

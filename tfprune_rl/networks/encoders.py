@@ -11,7 +11,8 @@ from typing import Callable, Sequence
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 
-ENCODERS = ("mlp", "minatar", "nature", "impala")
+from tfprune_rl.networks import ENCODERS
+
 IMPALA_CHANNELS = (32, 64, 64)
 IMPALA_BLOCKS_PER_STACK = 2
 

@@ -1,50 +1,19 @@
 """Sparse training on TF-MOT wrappers: one updater interface, a registry of methods, schedules,
 distributions, and an optimizer that keeps pruned weights at zero; depends on nothing else in
-the package."""
+the package. Each name is imported from its module when first used (`tfprune_rl.lazy`)."""
 
-from tfprune_rl.pruning.api import METHODS, check_pruning, create_updater
-from tfprune_rl.pruning.distribution import DISTRIBUTIONS, layer_sparsities
-from tfprune_rl.pruning.optimizer import MaskedAdam
-from tfprune_rl.pruning.schedule import NoUpdates, OneShot, Periodic, PolynomialSchedule
-from tfprune_rl.pruning.select import keep_largest
-from tfprune_rl.pruning.stats import KernelSparsity, kernel_sparsity, total_sparsity
-from tfprune_rl.pruning.summaries import write_sparsity_summaries
-from tfprune_rl.pruning.updater import PruningConfig, Updater
-from tfprune_rl.pruning.wrap import (
-    FixedSparsity,
-    MaskedKernel,
-    PruneLowMagnitude,
-    apply_masks,
-    kernel_mask,
-    masked_kernels,
-    pruning_wrappers,
-    strip,
-)
+from tfprune_rl.lazy import exports
 
-__all__ = [
-    "DISTRIBUTIONS",
-    "FixedSparsity",
-    "KernelSparsity",
-    "METHODS",
-    "MaskedAdam",
-    "MaskedKernel",
-    "NoUpdates",
-    "OneShot",
-    "Periodic",
-    "PolynomialSchedule",
-    "PruneLowMagnitude",
-    "PruningConfig",
-    "Updater",
-    "apply_masks",
-    "check_pruning",
-    "create_updater",
-    "keep_largest",
-    "kernel_mask",
-    "kernel_sparsity",
-    "layer_sparsities",
-    "masked_kernels",
-    "pruning_wrappers",
-    "strip",
-    "total_sparsity",
-    "write_sparsity_summaries",
-]
+__getattr__, __all__ = exports(__name__, {
+    "api": ("METHODS", "Method", "check_pruning", "create_updater"),
+    "config": ("PruningConfig",),
+    "distribution": ("DISTRIBUTIONS", "layer_sparsities"),
+    "optimizer": ("MaskedAdam",),
+    "schedule": ("NoUpdates", "OneShot", "Periodic", "PolynomialSchedule"),
+    "select": ("keep_largest",),
+    "stats": ("KernelSparsity", "kernel_sparsity", "total_sparsity"),
+    "summaries": ("write_sparsity_summaries",),
+    "updater": ("Updater",),
+    "wrap": ("FixedSparsity", "MaskedKernel", "PruneLowMagnitude", "apply_masks", "kernel_mask",
+             "masked_kernels", "pruning_wrappers", "strip"),
+})

@@ -1,26 +1,46 @@
 """The registry of sparse training methods: adding one is its module in `algorithms/` and one
-line here (see README, "Adding a pruning method")."""
+entry here (see README, "Adding a pruning method").
 
-from tfprune_rl.pruning.algorithms.gmp import Gmp
-from tfprune_rl.pruning.algorithms.lottery import Lottery
-from tfprune_rl.pruning.algorithms.rigl import RigL
-from tfprune_rl.pruning.algorithms.saliency import Grasp, Snip
-from tfprune_rl.pruning.algorithms.set import Set
-from tfprune_rl.pruning.algorithms.static import Static
-from tfprune_rl.pruning.updater import PruningConfig, Updater
+An entry names its updater class, imported only when a run is built, and says what a run's
+flags are checked against before that (before TensorFlow is imported): when the method's masks
+change, and whether it trains a finished run's masks.
+"""
 
-METHODS: dict[str, type[Updater]] = {
-    "gmp": Gmp,
-    "static": Static,
-    "snip": Snip,
-    "grasp": Grasp,
-    "set": Set,
-    "rigl": RigL,
-    "lottery": Lottery,
+import dataclasses
+from typing import Callable
+
+from tfprune_rl.lazy import load
+from tfprune_rl.pruning.config import PruningConfig
+from tfprune_rl.pruning.schedule import NoUpdates, Periodic
+
+
+def _gradual(config: PruningConfig):
+    return config.schedule
+
+
+def _periodic(config: PruningConfig) -> Periodic:
+    return Periodic(config.schedule.frequency, config.regrow_end, config.drop_fraction)
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    updater: str | type  # an `Updater` subclass, or its "module:Class"
+    schedule: Callable[[PruningConfig], object] = lambda config: NoUpdates()
+    needs_source: bool = False  # its initial masks are a finished run's (--mask_from)
+
+
+METHODS: dict[str, Method] = {
+    "gmp": Method("tfprune_rl.pruning.algorithms.gmp:Gmp", _gradual),
+    "static": Method("tfprune_rl.pruning.algorithms.static:Static"),
+    "snip": Method("tfprune_rl.pruning.algorithms.saliency:Snip"),
+    "grasp": Method("tfprune_rl.pruning.algorithms.saliency:Grasp"),
+    "set": Method("tfprune_rl.pruning.algorithms.set:Set", _periodic),
+    "rigl": Method("tfprune_rl.pruning.algorithms.rigl:RigL", _periodic),
+    "lottery": Method("tfprune_rl.pruning.algorithms.lottery:Lottery", needs_source=True),
 }
 
 
-def method(name: str) -> type[Updater]:
+def method(name: str) -> Method:
     if name not in METHODS:
         raise ValueError(f"unknown pruning method {name!r}; choose one of {', '.join(METHODS)}")
     return METHODS[name]
@@ -40,5 +60,8 @@ def check_pruning(config: PruningConfig, mask_from: str) -> None:
         chosen.schedule(config).update_steps(config.total_updates)
 
 
-def create_updater(config: PruningConfig) -> Updater:
-    return method(config.method)(config)
+def create_updater(config: PruningConfig):
+    """The method's `Updater` for `config`, with the schedule its entry gives."""
+    chosen = method(config.method)
+    updater = load(chosen.updater) if isinstance(chosen.updater, str) else chosen.updater
+    return updater(config, chosen.schedule(config))

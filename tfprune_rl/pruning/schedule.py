@@ -14,9 +14,6 @@ a method's `new_masks` runs; masks made before the first update are not in it.
 import dataclasses
 import math
 
-import tensorflow as tf
-import tensorflow_model_optimization as tfmot
-
 
 def _check_fraction(name: str, value: float) -> None:
     if not 0.0 <= value <= 1.0:
@@ -67,7 +64,9 @@ class Periodic:
                              total_updates)
         return steps
 
-    def drop_fraction_at(self, step, total_updates: int) -> tf.Tensor:
+    def drop_fraction_at(self, step, total_updates: int):
+        import tensorflow as tf  # schedules are checked before TensorFlow is imported
+
         end = round(self.end * total_updates)
         progress = tf.minimum(tf.cast(step, tf.float32) / end, 1.0)
         return self.drop_fraction / 2 * (1.0 + tf.cos(math.pi * progress))
@@ -114,9 +113,9 @@ class PolynomialSchedule:
         begin, end = self.window(total_updates)
         return range(begin, end + 1, self.frequency)
 
-    def polynomial_decay(
-        self, final_sparsity: float, total_updates: int
-    ) -> tfmot.sparsity.keras.PolynomialDecay:
+    def polynomial_decay(self, final_sparsity: float, total_updates: int):
+        import tensorflow_model_optimization as tfmot  # see drop_fraction_at
+
         begin, end = self.window(total_updates)
         return tfmot.sparsity.keras.PolynomialDecay(
             initial_sparsity=self.initial_sparsity,

@@ -1,11 +1,12 @@
 """One interface for every sparse training method (JaxPruner's `BaseUpdater`, on TF-MOT).
 
-A method is an `Updater` subclass that overrides what differs from the base:
+A method is an `Updater` subclass and an entry of `api.METHODS`, which gives its schedule (when
+masks change during training; default `NoUpdates`). The subclass overrides what differs from
+the base:
 - `layer_targets`: each kernel's target sparsity (default: the configured distribution);
 - `wrapper_schedule`: the TF-MOT schedule its wrappers hold (default: `FixedSparsity`);
 - `initial_masks`: masks made before the first update, from the kernels, a loss on batches or
   a finished run's masks (default: none, all weights kept);
-- `schedule`: when masks change during training (default: `NoUpdates`);
 - `new_masks`: the masks at a scheduled update, from kernels, masks, gradients and step, in
   XLA (default: none).
 
@@ -16,60 +17,31 @@ the run, and its masks live in the networks' wrappers, so a resumed run continue
 masks, drop fractions and random draws.
 """
 
-import dataclasses
 from typing import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from tfprune_rl.pruning.distribution import DISTRIBUTIONS, layer_sparsities
-from tfprune_rl.pruning.schedule import NoUpdates, PolynomialSchedule
+from tfprune_rl.pruning.config import PruningConfig
+from tfprune_rl.pruning.distribution import layer_sparsities
+from tfprune_rl.pruning.schedule import NoUpdates
 from tfprune_rl.pruning.wrap import FixedSparsity, MaskedKernel, wrap_layers
 
 Loss = Callable[[object], tf.Tensor]  # a batch -> a scalar training loss of the kernels' network
-
-
-@dataclasses.dataclass(frozen=True)
-class PruningConfig:
-    """Every method's settings in one place; a method reads the fields it uses. Defaults are the
-    papers' (see each field)."""
-
-    sparsity: float
-    total_updates: int
-    distribution: str = "erk"  # the paper's (JaxPruner config)
-    schedule: PolynomialSchedule = PolynomialSchedule()  # gmp: 20%-80%, power 3, every 1,000
-    method: str = "gmp"
-    drop_fraction: float = 0.3  # set, rigl: Evci et al. 2020 (Graesser et al. 2022 in RL)
-    regrow_end: float = 0.75  # set, rigl: masks stop changing at 75% of training (Evci et al.)
-    saliency_batches: int = 1  # snip, grasp: batches the scores are averaged over (SNIP: 1)
-    seed: int = 0
-
-    def __post_init__(self):
-        if not 0.0 <= self.sparsity < 1.0:
-            raise ValueError(f"sparsity={self.sparsity} must be in [0, 1)")
-        if self.distribution not in DISTRIBUTIONS:
-            raise ValueError(f"unknown sparsity distribution {self.distribution!r}; choose one "
-                             f"of {', '.join(DISTRIBUTIONS)}")
-        if self.saliency_batches < 1:
-            raise ValueError(f"saliency_batches={self.saliency_batches} must be >= 1")
 
 
 class Updater(tf.Module):
     """A sparse training method (see the module docstring for what a method overrides)."""
 
     reads_loss = False  # `initialize` and `update` are given a loss on batches (snip, grasp, rigl)
-    needs_source = False  # `initialize` is given a finished run's masks (lottery)
 
-    def __init__(self, config: PruningConfig):
+    def __init__(self, config: PruningConfig, schedule=NoUpdates()):
         super().__init__(name="pruning")
         self.config = config
+        self.schedule = schedule  # when masks change: the method's registry entry says
         self.rng = tf.random.Generator.from_seed(config.seed)
 
     # What a method overrides.
-
-    @classmethod
-    def schedule(cls, config: PruningConfig):
-        return NoUpdates()
 
     def layer_targets(self, shapes: Sequence[Sequence[int]]) -> list[float]:
         return layer_sparsities(shapes, self.config.sparsity, self.config.distribution)
@@ -96,7 +68,7 @@ class Updater(tf.Module):
         """The updates after which `update` runs (none for a dense run)."""
         if self.config.sparsity == 0:
             return range(0)
-        return self.schedule(self.config).update_steps(self.config.total_updates)
+        return self.schedule.update_steps(self.config.total_updates)
 
     def initialize(self, kernels: Sequence[MaskedKernel], loss: Loss | None = None,
                    batches: Sequence = (), source_masks: Sequence[np.ndarray] | None = None

@@ -2,11 +2,13 @@
 
 An augmentation applies to the observation and next observation of every sampled transition,
 each drawn on its own, inside the compiled update; acting and evaluation see raw observations.
+The module imports TensorFlow only when an augmentation runs, so that `--augmentation` is
+checked before TensorFlow is imported.
 """
 
-from typing import Callable
+from __future__ import annotations
 
-import tensorflow as tf
+from typing import Callable
 
 RANDOM_SHIFT_PAD = 4  # DrQ's padding, in pixels
 
@@ -16,6 +18,8 @@ def random_shift(images: tf.Tensor, generator: tf.random.Generator,
     """Each image [batch, height, width, channels] padded by `pad` pixels that repeat its edge,
     then cropped back to its size at a random offset in [0, 2 * pad] per axis and per image.
     Read as clipped indices, so no padded copy is made."""
+    import tensorflow as tf
+
     batch, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
     offsets = generator.uniform((batch, 2), 0, 2 * pad + 1, tf.int32) - pad
     rows = tf.clip_by_value(offsets[:, :1] + tf.range(height)[None], 0, height - 1)

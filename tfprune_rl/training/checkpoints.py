@@ -10,13 +10,13 @@ newest unreadable (truncated, overwritten) falls back to the newest that reads.
 
 import glob
 import os
-import re
 import zipfile
 
 import numpy as np
 import tensorflow as tf
 
 from tfprune_rl.replay import ReplayBuffer
+from tfprune_rl.training.run_dir import checkpoint_path, checkpoint_steps
 
 UNREADABLE = (tf.errors.OpError, ValueError, OSError, EOFError, IndexError, KeyError,
               zipfile.BadZipFile)
@@ -93,17 +93,6 @@ class RunCheckpoints:
         if self._replay is not None:
             with np.load(self._replay_path(step), allow_pickle=False) as replay:
                 replay.files  # pylint: disable=pointless-statement
-
-
-def checkpoint_steps(directory: str) -> list[int]:
-    """Steps of the checkpoints in `directory` (those with an index file), oldest first."""
-    names = (os.path.basename(path) for path in glob.glob(os.path.join(directory, "ckpt-*.index")))
-    return sorted(int(match.group(1)) for match in map(re.compile(r"ckpt-(\d+)\.index$").match,
-                                                       names) if match)
-
-
-def checkpoint_path(directory: str, step: int) -> str:
-    return os.path.join(directory, f"ckpt-{step}")
 
 
 def _reason(error: Exception) -> str:

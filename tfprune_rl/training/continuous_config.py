@@ -3,7 +3,7 @@
 import dataclasses
 from typing import Sequence
 
-from tfprune_rl.agents.continuous import CONTINUOUS_AGENTS, ONLINE_AGENTS
+from tfprune_rl.agents.registry import CONTINUOUS_AGENTS, ONLINE_AGENTS
 from tfprune_rl.pruning import PolynomialSchedule, check_pruning
 from tfprune_rl.training.config import MODES, RunLength, pruning_config
 
@@ -78,3 +78,25 @@ class ContinuousConfig(RunLength):
             raise ValueError(f"num_env_steps={self.num_env_steps} leaves no gradient update after "
                              f"learning_starts={self.learning_starts}")
         check_pruning(pruning_config(self), self.mask_from)
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationConfig:
+    """What `tfprune-datasets` makes: SAC trained online, then D4RL's datasets from it."""
+    env_id: str
+    output_dir: str
+    train_steps: int = 1_000_000
+    dataset_size: int = 1_000_000
+    random_steps: int = 10_000
+    batch_size: int = 256
+    hidden_units: Sequence[int] = (256, 256)
+    log_interval: int = 5_000
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.train_steps < 2 or self.train_steps <= self.random_steps:
+            raise ValueError(f"train_steps={self.train_steps} must exceed random_steps="
+                             f"{self.random_steps} (SAC starts learning after them)")
+        if self.dataset_size < 1 or self.random_steps < self.batch_size:
+            raise ValueError(f"dataset_size={self.dataset_size} must be >= 1 and random_steps="
+                             f"{self.random_steps} >= batch_size={self.batch_size}")

@@ -26,29 +26,9 @@ from tfprune_rl.files import atomic_open
 from tfprune_rl.training.run_dir import lock_run_dir
 from tfprune_rl.networks.actor_critic import ActorNetwork, CriticNetwork
 from tfprune_rl.offline.transitions import FORMAT, MANIFEST, Transitions
+from tfprune_rl.training.continuous_config import GenerationConfig
 
 KINDS = ("random", "medium", "medium-replay", "expert")
-
-
-@dataclasses.dataclass(frozen=True)
-class GenerationConfig:
-    env_id: str
-    output_dir: str
-    train_steps: int = 1_000_000
-    dataset_size: int = 1_000_000
-    random_steps: int = 10_000
-    batch_size: int = 256
-    hidden_units: Sequence[int] = (256, 256)
-    log_interval: int = 5_000
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.train_steps < 2 or self.train_steps <= self.random_steps:
-            raise ValueError(f"train_steps={self.train_steps} must exceed random_steps="
-                             f"{self.random_steps} (SAC starts learning after them)")
-        if self.dataset_size < 1 or self.random_steps < self.batch_size:
-            raise ValueError(f"dataset_size={self.dataset_size} must be >= 1 and random_steps="
-                             f"{self.random_steps} >= batch_size={self.batch_size}")
 
 
 class _Recorder:

@@ -11,6 +11,7 @@ releases it when the process dies, however it dies, so a lock is never stale.
 import fcntl
 import glob
 import os
+import re
 import shutil
 
 from tfprune_rl.files import atomic_open
@@ -124,3 +125,14 @@ def check_flags(root_dir: str, flags: dict[str, str]) -> bool:
             )
         return True
     return False
+
+
+def checkpoint_steps(directory: str) -> list[int]:
+    """Steps of the checkpoints in `directory` (those with an index file), oldest first."""
+    names = (os.path.basename(path) for path in glob.glob(os.path.join(directory, "ckpt-*.index")))
+    return sorted(int(match.group(1)) for match in map(re.compile(r"ckpt-(\d+)\.index$").match,
+                                                       names) if match)
+
+
+def checkpoint_path(directory: str, step: int) -> str:
+    return os.path.join(directory, f"ckpt-{step}")

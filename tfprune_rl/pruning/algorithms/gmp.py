@@ -14,10 +14,6 @@ from tfprune_rl.pruning.updater import Updater
 
 
 class Gmp(Updater):
-    @classmethod
-    def schedule(cls, config):
-        return config.schedule
-
     def wrapper_schedule(self, target):
         return self.config.schedule.polynomial_decay(target, self.config.total_updates)
 

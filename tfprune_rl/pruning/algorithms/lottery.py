@@ -6,7 +6,5 @@ from tfprune_rl.pruning.updater import Updater
 
 
 class Lottery(Updater):
-    needs_source = True
-
     def initial_masks(self, kernels, loss, batches, source_masks):
         return source_masks

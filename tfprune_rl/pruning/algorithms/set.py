@@ -7,20 +7,15 @@ SET in RL. A grown weight is 0 and, never having had a gradient, has zero Adam m
 import tensorflow as tf
 
 from tfprune_rl.pruning.algorithms.static import Static
-from tfprune_rl.pruning.schedule import Periodic
 from tfprune_rl.pruning.select import keep_largest
 
 
 class Set(Static):
-    @classmethod
-    def schedule(cls, config):
-        return Periodic(config.schedule.frequency, config.regrow_end, config.drop_fraction)
-
     def grow_scores(self, kernels, gradients) -> list[tf.Tensor]:
         return [self.rng.uniform(k.kernel.shape) for k in kernels]
 
     def new_masks(self, kernels, step, gradients):
-        fraction = self.schedule(self.config).drop_fraction_at(step, self.config.total_updates)
+        fraction = self.schedule.drop_fraction_at(step, self.config.total_updates)
         masks = []
         for k, grow in zip(kernels, self.grow_scores(kernels, gradients)):
             kept = k.mask > 0
