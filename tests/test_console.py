@@ -15,12 +15,6 @@ NOISE = [
     "TensorFlow with the appropriate compiler flags.",
     "E0000 00:00:1796121667.946754    4943 cuda_platform.cc:52] failed call to cuInit: "
     "INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)",
-    "Gym has been unmaintained since 2022 and does not support NumPy 2.0 amongst other "
-    "critical functionality.",
-    "Please upgrade to Gymnasium, the maintained drop-in replacement of Gym, or contact the "
-    "authors of your software and request that they upgrade.",
-    "See the migration guide at https://gymnasium.farama.org/introduction/migration_guide/ "
-    "for additional information.",
     "WARNING: compiler attribute 'settotalmass' is deprecated and will be removed in a future "
     "release: scale the masses and densities in the model",
     "",

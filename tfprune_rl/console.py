@@ -1,11 +1,12 @@
 """What a command prints before its own first line: nothing but real errors.
 
-Importing TensorFlow, TF-Agents and gym writes about ten lines that tell a user nothing: the C++
+Importing TensorFlow and TF-Agents writes about ten lines that tell a user nothing: the C++
 runtime's start-up lines (absl's pre-initialization notice, oneDNN, the CUDA stub, the CPU
-feature guard), a `failed call to cuInit` error on a machine without a GPU, and gym 0.23's
-"unmaintained" banner. `quiet_startup` captures file descriptors 1 and 2 while the imports run
-and the devices are found, drops exactly those lines, and writes every other line back, so a
-real error or warning is still seen. `without_noise` does the same around other code that
+feature guard) and a `failed call to cuInit` error on a machine without a GPU (gym's
+"unmaintained" banner came from gym-notices, which is no longer installed). `quiet_startup`
+captures file descriptors 1 and 2 while the imports run and the devices are found, drops
+exactly those lines, and writes every other line back, so a real error or warning is still
+seen. `without_noise` does the same around other code that
 prints from C (MuJoCo's deprecation notice about gymnasium's own model files).
 """
 
@@ -21,9 +22,6 @@ NOISE = re.compile(
     r"|^[IWE]\d{4} [\d:. ]+\d+ (port|cudart_stub|cpu_feature_guard|cuda_platform|cuda_executor"
     r"|cuda_dnn|cuda_fft|cuda_blas|service|device_compiler)\.(cc|h):\d+\]"
     r"|^To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler"
-    r"|^Gym has been unmaintained since 2022"
-    r"|^Please upgrade to Gymnasium, the maintained drop-in replacement of Gym"
-    r"|^See the migration guide at https://gymnasium.farama.org/introduction/migration_guide/"
     r"|^WARNING: compiler attribute 'settotalmass' is deprecated"
     r"|^\s*$")
 
@@ -38,7 +36,7 @@ QUIET_WARNINGS = (
 
 @contextlib.contextmanager
 def quiet_startup():
-    """Runs the block (the imports of an entry point) with TensorFlow's and gym's start-up
+    """Runs the block (the imports of an entry point) with TensorFlow's start-up
     noise removed from stdout and stderr; initializes TensorFlow's devices at the end, inside
     the capture, since that is where a GPU-less machine reports its failed cuInit."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's own INFO lines, once it logs

@@ -9,6 +9,7 @@ before it imports what trains.
 
 import dataclasses
 import functools
+import importlib.util
 import os
 import sys
 from typing import Callable
@@ -282,7 +283,13 @@ def fail(program: str, message: str) -> None:
 
 def run_app(program: str, main, flag_names) -> None:
     """Runs `main` under absl with `flag_names` listed by --help (absl lists only the flags of
-    the script that was run) and a bad flag value reported in one line."""
+    the script that was run) and a bad flag value reported in one line. TF-Agents and gym are
+    installed apart from this package (requirements-no-deps.txt): one line if they are not."""
+    missing = [name for name in ("tf_agents", "gym") if importlib.util.find_spec(name) is None]
+    if missing:
+        fail(program, f"{' and '.join(missing)} not installed: TF-Agents 0.19.0 and gym 0.23.0 "
+                      "are installed without their stale pins, with pip install --no-deps "
+                      "-r requirements-no-deps.txt (README, Two commands)")
     for name in flag_names:
         flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
 
