@@ -113,7 +113,7 @@ def resolve(python: str, full: list[str], no_deps: list[str], from_sources: list
 
 
 def _name(requirement: str) -> str:
-    return re.split(r"[<>=!~;\[ ]", requirement.strip(), 1)[0].lower().replace("_", "-")
+    return re.split(r"[<>=!~;\[ ]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
 def _failure(stderr: str) -> str:

@@ -1,6 +1,6 @@
 """Sparse training on TF-MOT wrappers: one updater interface, a registry of methods, schedules,
 distributions, and an optimizer that keeps pruned weights at zero; depends on nothing else in
-the package. Each name is imported from its module when first used (`tfprune_rl.lazy`)."""
+the package but `tfprune_rl.lazy`: each name is imported from its module when first used."""
 
 from tfprune_rl.lazy import exports
 
