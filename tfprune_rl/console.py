@@ -51,12 +51,13 @@ def quiet_startup():
 @contextlib.contextmanager
 def without_noise():
     """Captures file descriptors 1 and 2 for the block; then writes back every line that is
-    not NOISE."""
+    not NOISE. The descriptors, not sys.stdout and sys.stderr: C code writes to them whatever
+    Python's streams are (a caller's StringIO, say)."""
     saved = {}
     captures = {}
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
-        fd = stream.fileno()
+    for fd in (1, 2):
         captures[fd] = tempfile.TemporaryFile(mode="w+b")
         saved[fd] = os.dup(fd)
         os.dup2(captures[fd].fileno(), fd)
