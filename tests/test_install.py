@@ -38,11 +38,11 @@ def _tf_agents_modules() -> list[str]:
                         names.update(f"{node.module}.{alias.name}" for alias in node.names)
                     elif isinstance(node, ast.Import):
                         names.update(a.name for a in node.names if a.name.startswith("tf_agents"))
-    return sorted(name for name in names if importlib.util.find_spec(name.rsplit(".", 1)[0])
-                  and _is_module(name))
+    return sorted(name for name in names if _is_module(name))
 
 
 def _is_module(name: str) -> bool:
+    """False for a name imported from a module (a class): its parent is no package."""
     try:
         return importlib.util.find_spec(name) is not None
     except ModuleNotFoundError:
