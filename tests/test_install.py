@@ -15,7 +15,7 @@ import tfprune_rl
 from conftest import REPO_ROOT
 
 COMMANDS = ("train", "train_continuous", "datasets_cli", "export_cli", "inspect_cli",
-            "sweep_cli", "aggregate_cli", "plot_cli")
+            "sweep_cli", "aggregate_cli", "plot_cli", "play_cli")
 
 
 def _package_modules() -> list[str]:

@@ -195,13 +195,13 @@ def test_a_width_that_cannot_fit_in_memory_is_refused_before_anything_is_written
     assert os.listdir(tmp_path) == []
 
 
-TRAIN, CONTINUOUS, EXPORT, INSPECT, DATASETS, SWEEP, PLOT = (
+TRAIN, CONTINUOUS, EXPORT, INSPECT, DATASETS, SWEEP, PLOT, PLAY = (
     "tfprune_rl.train", "tfprune_rl.train_continuous", "tfprune_rl.export_cli",
     "tfprune_rl.inspect_cli", "tfprune_rl.datasets_cli", "tfprune_rl.sweep_cli",
-    "tfprune_rl.plot_cli")
+    "tfprune_rl.plot_cli", "tfprune_rl.play_cli")
 PROGRAMS = {TRAIN: "tfprune-train", CONTINUOUS: "tfprune-train-continuous",
             EXPORT: "tfprune-export", INSPECT: "tfprune-inspect", DATASETS: "tfprune-datasets",
-            SWEEP: "tfprune-sweep", PLOT: "tfprune-plot"}
+            SWEEP: "tfprune-sweep", PLOT: "tfprune-plot", PLAY: "tfprune-play"}
 BAD_COMMANDS = [  # (entry point, arguments, what the line must name); OUT is a fresh directory
     (TRAIN, ["--env=Nope-v9"], "Nope-v9"),
     (TRAIN, ["--sparsity=1.0"], "sparsity=1.0"),
@@ -235,6 +235,7 @@ BAD_COMMANDS = [  # (entry point, arguments, what the line must name); OUT is a 
     (TRAIN, ["--dataset=data"], "dataset=data"),
     (TRAIN, ["--num_env_steps=100", "--learning_starts=1000"], "num_env_steps=100"),
     (TRAIN, ["--v_max=0"], "v_max=0"),
+    (TRAIN, ["--summary_image_interval=0"], "summary_image_interval=0"),
     (TRAIN, ["--no_such_flag=1"], "no_such_flag"),
     (TRAIN, ["--flagfile=/nonexistent.flags"], "/nonexistent.flags"),
     (TRAIN, ["extra"], "extra"),
@@ -255,6 +256,12 @@ BAD_COMMANDS = [  # (entry point, arguments, what the line must name); OUT is a 
     (SWEEP, ["--root_dir=OUT", "--games=CartPole-v1", "--grid=width"], "width"),
     (SWEEP, ["--root_dir=OUT", "--games=", "--grid=width=1"], "games"),
     (PLOT, ["--root_dir=/nonexistent/sweep"], "/nonexistent/sweep"),
+    (PLAY, [], "EXPORT"),
+    (PLAY, ["/nonexistent/export"], "/nonexistent/export"),
+    (PLAY, ["/tmp", "--env=Nope-v9"], "Nope-v9"),
+    (PLAY, ["/tmp", "--video=out.avi"], "out.avi"),
+    (PLAY, ["/tmp", "--episodes=0"], "episodes"),
+    (PLAY, ["DAMAGED"], "DecodeError"),
 ]
 
 

@@ -23,13 +23,15 @@ TINY = ["--num_env_steps=3000", "--learning_starts=500", "--pruning_frequency=10
 
 
 def _all_scalars(root_dir) -> dict[str, list[tuple[int, float]]]:
-    """Every scalar in the run's event files, as (step, value) pairs by tag."""
+    """Every scalar in the run's event files, as (step, value) pairs by tag (images,
+    histograms and hparams left out)."""
     scalars = {}
     for path in sorted(glob.glob(os.path.join(root_dir, "tensorboard", "events.*"))):
         for event in tf.compat.v1.train.summary_iterator(path):
             for value in event.summary.value:
-                scalars.setdefault(value.tag, []).append(
-                    (event.step, tf.make_ndarray(value.tensor).item()))
+                array = tf.make_ndarray(value.tensor)
+                if array.ndim == 0 and array.dtype.kind == "f":
+                    scalars.setdefault(value.tag, []).append((event.step, array.item()))
     return scalars
 
 
@@ -51,7 +53,7 @@ def test_default_budget_learns_cartpole(default_runs, run):
     final = cli.metrics(default_runs[0][run])
     assert final["env_steps"] == 50_000
     assert len(final["eval_returns"]) == 10
-    evaluations = _scalars(default_runs[0][run], "eval/return")
+    evaluations = _scalars(default_runs[0][run], "1_return/eval")
     assert len(evaluations) == 5 and max(evaluations) >= 475, evaluations
     rows = _jsonl_rows(default_runs[0][run], "evaluations.jsonl")
     assert [row["env_step"] for row in rows] == list(range(10_000, 50_001, 10_000))
@@ -78,16 +80,18 @@ def test_progress_lines_and_tensorboard_scalars(default_runs):
     for path in glob.glob(os.path.join(runs["pruned"], "tensorboard", "events.*")):
         for event in tf.compat.v1.train.summary_iterator(path):
             tags.update(value.tag for value in event.summary.value)
-    assert {"sparsity/total", "sparsity/hidden_0", "sparsity/hidden_1", "sparsity/q_values",
-            "threshold/hidden_1", "train/loss", "train/return", "train/steps_per_second",
-            "eval/return"} <= tags
+    assert {"2_sparsity/total", "2_sparsity/hidden_0", "2_sparsity/hidden_1",
+            "2_sparsity/q_values", "6_threshold/hidden_1", "3_loss/train", "1_return/train",
+            "7_train/steps_per_second", "1_return/eval"} <= tags
     assert all(" | srank " in line and "dormant(0.1) " in line for line in progress)
 
 
 def test_every_diagnostic_is_in_tensorboard_and_in_the_run_metrics(default_runs):
-    """Every 1,000 updates (the default period) of the 49,000 the default run makes."""
+    """Every 1,000 updates (the default period) of the 49,000 the default run makes; a row's
+    key is its TensorBoard tag without the group's rank."""
     runs, _ = default_runs
-    scalars = _all_scalars(runs["pruned"])
+    scalars = {tag.removeprefix("4_"): values
+               for tag, values in _all_scalars(runs["pruned"]).items()}
     expected = {"diagnostics/srank", "diagnostics/q_variance", "diagnostics/q_norm",
                 "diagnostics/param_norm"}
     for tau in ("0", "0.025", "0.1"):
@@ -220,10 +224,10 @@ def test_baselines_together_never_revive_a_pruned_weight(short_runs):
     actions checked against the live policy) includes the normalization."""
     run = short_runs["baselines"]
     scalars = _all_scalars(run)
-    redo_steps = [step for step, _ in scalars["redo/recycled_neurons"]]
+    redo_steps = [step for step, _ in scalars["7_train/redo_recycled_neurons"]]
     assert redo_steps == [500 + updates for updates in range(250, 1501, 250)]
-    assert max(value for _, value in scalars["redo/recycled_neurons"]) > 0
-    assert [value for _, value in scalars["reset/resets"]] == [1, 2]
+    assert max(value for _, value in scalars["7_train/redo_recycled_neurons"]) > 0
+    assert [value for _, value in scalars["7_train/resets"]] == [1, 2]
     kernels = saved_kernels(os.path.join(run, "export", "saved_model"))
     reader = tf.train.load_checkpoint(os.path.join(run, "checkpoints"))  # the final state
     masks = [reader.get_tensor(f"agent/_q_network/_stack/{i}/mask/.ATTRIBUTES/VARIABLE_VALUE")
@@ -237,7 +241,7 @@ def test_baselines_together_never_revive_a_pruned_weight(short_runs):
     assert zeros / sum(k.size for k in kernels.values()) >= 0.95 - 1e-4
     with open(os.path.join(run, "export", "report.json")) as f:
         assert json.load(f)["metadata"]["l2_normalize"] is True
-    assert "redo/recycled_neurons" not in _all_scalars(short_runs["a"])
+    assert "7_train/redo_recycled_neurons" not in _all_scalars(short_runs["a"])
 
 
 BAD_INPUT = {  # more bad values: tests/test_presets.py

@@ -145,6 +145,7 @@ def define_run_flags(flag_values: flags.FlagValues) -> tuple[str, ...]:
             f"{', '.join(AUGMENTATIONS)}. random_shift pads image observations by 4 "
             "pixels and crops back at a random offset, per sampled observation and next "
             "observation (DrQ(epsilon); any agent and encoder on image observations)."),
+        *define_picture_flags(flag_values, DEFAULTS),
     )
     return tuple(holder.name for holder in run_defining)
 
@@ -178,6 +179,28 @@ def define_pruning_flags(flag_values: flags.FlagValues, defaults, method_note: s
         flags.DEFINE_string("mask_from", defaults.mask_from, "lottery: a finished pruned run "
             "of the same network; its final masks are trained from its initial weights.", **kw),
     )
+
+
+def define_picture_flags(flag_values: flags.FlagValues, defaults) -> tuple:
+    """What a run shows beyond its scalars, shared by both trainers: mask images, histograms
+    and evaluation videos. None changes what is learned."""
+    kw = dict(flag_values=flag_values)
+    return (
+        flags.DEFINE_integer("summary_image_interval", defaults.summary_image_interval,
+            "Env steps (offline: updates) between TensorBoard's histograms of each layer's "
+            "kept weights and, when its masks changed, images of each pruned kernel's mask "
+            "(and once more at the end), between training steps.", **kw),
+        flags.DEFINE_bool("capture_video", defaults.capture_video, "Record the first episode "
+            "of each evaluation to videos/<clock>_<step>.mp4 and to TensorBoard's images (a "
+            "GIF). MuJoCo renders with OpenGL: on a machine without a display, install "
+            "libosmesa6 and set MUJOCO_GL=osmesa.", **kw),
+    )
+
+
+def picture_fields(values: flags.FlagValues) -> dict:
+    """The config fields `define_picture_flags` sets."""
+    return dict(summary_image_interval=values.summary_image_interval,
+                capture_video=values.capture_video)
 
 
 def pruning_fields(values: flags.FlagValues) -> dict:
@@ -249,6 +272,7 @@ def config_from_flags(values: flags.FlagValues) -> TrainConfig:
         redo_period=values.redo_period,
         reset_period=values.reset_period,
         augmentation=values.augmentation,
+        **picture_fields(values),
     )
 
 
@@ -353,6 +377,7 @@ def define_continuous_flags(flag_values: flags.FlagValues) -> tuple[str, ...]:
                           "scores, overriding the dataset's manifest (D4RL v2: halfcheetah "
                           "-280.18,12135.0; hopper -20.27,3234.3; walker2d 1.63,4592.3).", **kw),
         flags.DEFINE_integer("seed", d.seed, "Seed of the networks, batches and evaluation.", **kw),
+        *define_picture_flags(flag_values, d),
     ))
 
 
@@ -379,7 +404,7 @@ def continuous_config_from_flags(values: flags.FlagValues) -> ContinuousConfig:
         batch_size=values.batch_size, hidden_units=hidden_units, width=values.width,
         eval_interval=values.eval_interval, eval_episodes=values.eval_episodes,
         log_interval=values.log_interval, checkpoint_interval=values.checkpoint_interval,
-        reference_returns=references, seed=values.seed)
+        reference_returns=references, seed=values.seed, **picture_fields(values))
 
 
 @dataclasses.dataclass(frozen=True)

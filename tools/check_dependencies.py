@@ -32,8 +32,9 @@ PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 SOURCE_ONLY = ("gym", "rliable")  # no wheel on the index; pure Python, built from source
 # (distribution, requirement it states) -> why not installing it as stated is safe.
 KNOWN_CONFLICTS = {
-    ("tf-agents", "pygame"): "pygame 2.1.3 builds on no CPython past 3.11, and nothing imports "
-                             "it: TF-Agents uses it only to render gym environments",
+    ("tf-agents", "pygame"): "pygame 2.1.3 builds on no CPython past 3.11; the pygame "
+                             "installed renders gymnasium's classic-control envs, and "
+                             "TF-Agents uses it only to render gym environments",
     ("tf-agents", "tensorflow-probability"): "TFP 0.23 is for TensorFlow 2.15; 0.25 is the "
                                              "release for TensorFlow 2.21, and TF-Agents' "
                                              "policies and agents pass the suite with it",

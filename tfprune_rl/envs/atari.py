@@ -104,7 +104,8 @@ class AtariVectorEnv(gym.vector.VectorWrapper):
 
 
 def make_atari(env_id: str, sticky_actions: bool = True,
-               max_episode_steps: int = MAX_EPISODE_STEPS) -> gym.Env:
+               max_episode_steps: int = MAX_EPISODE_STEPS,
+               render_mode: str | None = None) -> gym.Env:
     """`sticky_actions=False` is the Atari 100k setting (Kaiser et al. 2020)."""
     env = gym.make(
         env_id,
@@ -112,6 +113,7 @@ def make_atari(env_id: str, sticky_actions: bool = True,
         repeat_action_probability=STICKY_ACTION_PROBABILITY if sticky_actions else 0.0,
         full_action_space=False,
         max_episode_steps=None,
+        render_mode=render_mode,
     )
     env = gym.wrappers.AtariPreprocessing(
         env, noop_max=NOOP_MAX, frame_skip=FRAME_SKIP, screen_size=SCREEN_SIZE,

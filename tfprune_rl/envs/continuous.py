@@ -10,10 +10,10 @@ from tfprune_rl.envs.ids import CONTINUOUS_ENV_EXAMPLES, check_env_id
 
 
 
-def make_continuous_env(env_id: str) -> gym.Env:
+def make_continuous_env(env_id: str, render_mode: str | None = None) -> gym.Env:
     check_env_id(env_id, CONTINUOUS_ENV_EXAMPLES)
     with without_noise():  # MuJoCo's notice about gymnasium's own model files
-        env = gym.make(env_id)
+        env = gym.make(env_id, render_mode=render_mode)
     if not isinstance(env.action_space, gym.spaces.Box) or not isinstance(
             env.observation_space, gym.spaces.Box):
         raise ValueError(f"env {env_id!r} has action space {env.action_space} and observation "

@@ -20,15 +20,17 @@ from tfprune_rl.envs.minatar import make_minatar
 
 
 
-def make_gym_env(env_id: str, sticky_actions: bool = True) -> gym.Env:
-    """`sticky_actions` applies to Atari only (MinAtar keeps its own, others have none)."""
+def make_gym_env(env_id: str, sticky_actions: bool = True,
+                 render_mode: str | None = None) -> gym.Env:
+    """`sticky_actions` applies to Atari only (MinAtar keeps its own, others have none);
+    `render_mode="rgb_array"` lets `render` return frames, for videos."""
     check_env_id(env_id)
     if env_id.startswith("ALE/"):
-        env = make_atari(env_id, sticky_actions)
+        env = make_atari(env_id, sticky_actions, render_mode=render_mode)
     elif env_id.startswith("MinAtar/"):
-        env = make_minatar(env_id)
+        env = make_minatar(env_id, render_mode)
     else:
-        env = gym.make(env_id)
+        env = gym.make(env_id, render_mode=render_mode)
     if not isinstance(env.action_space, gym.spaces.Discrete):
         raise ValueError(
             f"env {env_id!r} has action space {env.action_space}; "

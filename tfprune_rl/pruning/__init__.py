@@ -12,7 +12,6 @@ __getattr__, __all__ = exports(__name__, {
     "schedule": ("NoUpdates", "OneShot", "Periodic", "PolynomialSchedule"),
     "select": ("keep_largest",),
     "stats": ("KernelSparsity", "kernel_sparsity", "total_sparsity"),
-    "summaries": ("write_sparsity_summaries",),
     "updater": ("Updater",),
     "wrap": ("FixedSparsity", "MaskedKernel", "PruneLowMagnitude", "apply_masks", "kernel_mask",
              "masked_kernels", "pruning_wrappers", "strip"),

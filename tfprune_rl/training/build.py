@@ -86,4 +86,4 @@ def export_metadata(config: TrainConfig, env_step: int) -> dict:
     return {"env_id": config.env_id, "sticky_actions": config.sticky_actions,
             "mode": config.mode, "agent": config.agent, "encoder": config.encoder, "width": config.width,
             "pruning": config.pruning, "target_sparsity": config.sparsity, "l2_normalize": config.l2_normalize,
-            "env_step": env_step}
+            "seed": config.seed, "env_step": env_step}

@@ -90,6 +90,8 @@ class TrainConfig(RunLength):
     redo_period: int = 0
     reset_period: int = 0
     augmentation: str = "none"
+    summary_image_interval: int = 20_000
+    capture_video: bool = False
 
     def __post_init__(self):
         choices = {"mode": (self.mode, MODES), "agent": (self.agent, AGENTS),
@@ -106,7 +108,7 @@ class TrainConfig(RunLength):
         self._check_mode()
         for name in ("num_envs", "num_updates", "n_step", "update_period", "batch_size",
                      "replay_capacity", "eval_episodes", "eval_interval", "checkpoint_interval", "log_interval",
-                     "diagnostics_period", "diagnostics_batch_size"):
+                     "diagnostics_period", "diagnostics_batch_size", "summary_image_interval"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
         for name in ("redo_period", "reset_period"):

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from tfprune_rl import pruning
+from tfprune_rl import pruning, summaries
 from tfprune_rl.agents.continuous import (
     BcAgent, ContinuousHyperparams, SacAgent, Td3Agent, Td3BcAgent,
 )
@@ -90,11 +90,13 @@ class ContinuousTrainer:
         self.intervals = Intervals(config.total_steps, config.log_interval,
                                    config.eval_interval, config.checkpoint_interval)
         self.timer = PhaseTimer()
-        self.env = make_continuous_env(config.env_id)
+        self.env = make_continuous_env(config.env_id,
+                                       "rgb_array" if config.capture_video else None)
         observation_spec, self.action_spec = continuous_specs(self.env)
         self.updater = pruning.create_updater(pruning_config(config))
         self.agent = make_agent(config, observation_spec, self.action_spec,
                                 self._open_data(observation_spec), self.updater)
+        self.networks = self.agent.networks
         self.kernels = {name: pruning.masked_kernels(net.stack)
                         for name, net in self.agent.networks.items()}
         self.mask_updates = self.updater.update_steps()
@@ -211,16 +213,16 @@ class ContinuousTrainer:
         losses = {name: float(value) for name, value in self.losses.items()}
         position = self.counters()[self.clock]
         for name, value in losses.items():
-            tf.summary.scalar(f"train/{name}", value, step=position)
+            summaries.scalar("loss", name, value, position)
         for name, value in sparsities.items():
-            tf.summary.scalar(f"sparsity/{name}", value, step=position)
+            summaries.scalar("sparsity", name, value, position)
         line += (" | " + (" ".join(f"{k} {v:.3f}" for k, v in losses.items()) or "no update yet")
                  + " | sparsity " + " ".join(f"{k} {v:.3f}" for k, v in sparsities.items()))
         return line, throughput
 
-    def evaluate(self) -> list[float]:
+    def evaluate(self, frames: list | None) -> list[float]:
         return evaluate(self.env, lambda o: self.act(tf.constant(o, tf.float32)).numpy(),
-                        self.config.eval_episodes, self.config.seed + EVAL_SEED_OFFSET)
+                        self.config.eval_episodes, self.config.seed + EVAL_SEED_OFFSET, frames)
 
     def counters(self) -> dict:
         return {"update": self.updates, "env_step": 0}
@@ -236,7 +238,8 @@ class ContinuousTrainer:
     def export(self, export_dir: str) -> dict:
         config = self.config
         metadata = {"env_id": config.env_id, "mode": config.mode, "agent": config.agent,
-                    "pruning": config.pruning, "target_sparsity": config.sparsity}
+                    "pruning": config.pruning, "target_sparsity": config.sparsity,
+                    "seed": config.seed}
         return export_actor(self.agent.actor, self.action_spec, export_dir,
                             self._check_observations(), metadata, self.updates)
 
@@ -325,7 +328,7 @@ class OnlineContinuousTrainer(ContinuousTrainer):
         self.logged_env_step = self.env_step
         returns = self.recent_returns
         if returns:
-            tf.summary.scalar("train/return", np.mean(returns), step=self.env_step)
+            summaries.scalar("return", "train", np.mean(returns), self.env_step)
         return (f"env steps {self.env_step:,}/{self.config.num_env_steps:,} | "
                 f"{steps_per_second:,.0f} steps/s, "
                 f"{(self.updates - self.logged_updates) / seconds:,.0f} updates/s | return "

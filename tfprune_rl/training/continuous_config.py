@@ -50,6 +50,8 @@ class ContinuousConfig(RunLength):
     checkpoint_interval: int = 50_000
     reference_returns: tuple[float, float] | None = None
     seed: int = 0
+    summary_image_interval: int = 20_000
+    capture_video: bool = False
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -63,7 +65,8 @@ class ContinuousConfig(RunLength):
             raise ValueError(f"dataset={self.dataset} is read by --mode=offline only; this run "
                              "is online")
         for name in ("num_updates", "num_env_steps", "update_period", "batch_size", "width",
-                     "eval_interval", "eval_episodes", "log_interval", "checkpoint_interval"):
+                     "eval_interval", "eval_episodes", "log_interval", "checkpoint_interval",
+                     "summary_image_interval"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
         if not self.hidden_units or min(self.hidden_units) < 1:

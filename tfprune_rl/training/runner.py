@@ -16,6 +16,7 @@ from typing import Callable, Protocol
 import numpy as np
 import tensorflow as tf
 
+from tfprune_rl import summaries, video
 from tfprune_rl.console import device_name
 from tfprune_rl.export import SAVED_MODEL
 from tfprune_rl.files import atomic_open
@@ -59,6 +60,8 @@ class Trainer(Protocol):
     clock: str  # "env_step" or "update": the key of evaluations.jsonl rows that orders them
     unit: str  # "env steps" or "updates"
     intervals: Intervals
+    config: object  # the run's config dataclass: its fields are the run's hparams
+    networks: dict  # the trained networks by name, whose kernels TensorBoard shows
     replay: ReplayBuffer | None  # checkpointed with the run, when the trainer collects
     timer: PhaseTimer
 
@@ -88,8 +91,9 @@ class Trainer(Protocol):
         """The progress line for the `seconds` since the last one, and its figures; writes the
         periodic summaries."""
 
-    def evaluate(self) -> list[float]:
-        """Returns of the evaluation episodes."""
+    def evaluate(self, frames: list | None) -> list[float]:
+        """Returns of the evaluation episodes; appends the first one's rgb frames to `frames`
+        if given (rendering changes no return)."""
 
     def counters(self) -> dict:
         """`env_step` and `update` now, for evaluation rows."""
@@ -134,13 +138,16 @@ def run(trainer: Trainer, log: Callable[[str], None] = print) -> dict:
     evaluations.keep(lambda row: row[trainer.clock] <= min(position, intervals.total - 1))
 
     def evaluate() -> list[float]:
+        frames = [] if trainer.config.capture_video else None
         with trainer.timer.phase("eval"):
-            returns = trainer.evaluate()
+            returns = trainer.evaluate(frames)
+            if frames:
+                record_video(root_dir, trainer.clock, position, frames)
         mean = float(np.mean(returns))
         score = trainer.score(mean)
-        tf.summary.scalar("eval/return", mean, step=position)
+        summaries.scalar("return", "eval", mean, position)
         for name, value in score.items():
-            tf.summary.scalar(f"eval/{name}", value, step=position)
+            summaries.scalar("return", f"eval_{name}", value, position)
         evaluations.append({**trainer.counters(), "return_mean": mean,
                             "returns": [float(r) for r in returns], **score})
         log(f"eval at {unit[:-1]} {position:,}: mean return {mean:.1f}{_text(score)} over "
@@ -150,12 +157,15 @@ def run(trainer: Trainer, log: Callable[[str], None] = print) -> dict:
     session_start = last_log = time.time()
     throughput = {}
     writer = tf.summary.create_file_writer(os.path.join(root_dir, "tensorboard"))
+    kernels = summaries.KernelSummaries(trainer.networks)
     with writer.as_default():
+        summaries.write_hparams(hparams(trainer.config))
         while position < intervals.total:
             previous, position = position, trainer.advance()
             due = {name: _crossed(previous, position, interval) for name, interval in
                    (("log", intervals.log), ("eval", intervals.eval),
-                    ("checkpoint", intervals.checkpoint))}
+                    ("checkpoint", intervals.checkpoint),
+                    ("images", trainer.config.summary_image_interval))}
             if any(due.values()) or position == intervals.total:
                 trainer.settle()
             if due["log"]:
@@ -163,6 +173,9 @@ def run(trainer: Trainer, log: Callable[[str], None] = print) -> dict:
                 line, throughput = trainer.progress(now - last_log)
                 last_log = now
                 log(line)
+            if due["images"] or position == intervals.total:
+                with trainer.timer.phase("summaries"):
+                    kernels.write(position)
             if due["eval"] and position < intervals.total:
                 evaluate()
             if due["checkpoint"] or position == intervals.total:
@@ -192,6 +205,29 @@ def run(trainer: Trainer, log: Callable[[str], None] = print) -> dict:
     log(f"done: eval return {mean:.1f}{_text(trainer.score(mean))}, sparsity "
         f"{metrics['sparsity']:.4f} (read from {os.path.join(export_dir, SAVED_MODEL)})")
     return metrics
+
+
+def hparams(config) -> dict[str, bool | int | float | str]:
+    """A config dataclass's fields as HParams values: nested dataclasses flattened with their
+    field's name, sequences and None as text; the run directory left out."""
+    values = {}
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value):
+            values.update({f"{field.name}.{name}": inner
+                           for name, inner in hparams(value).items()})
+        elif field.name != "root_dir":
+            values[field.name] = value if isinstance(value, (bool, int, float, str)) else str(
+                value)
+    return values
+
+
+def record_video(root_dir: str, clock: str, position: int, frames: list) -> None:
+    """An evaluation's first episode: videos/<clock>_<position>.mp4, and TensorBoard."""
+    frames = [video.rgb_frame(frame) for frame in frames]
+    os.makedirs(os.path.join(root_dir, "videos"), exist_ok=True)
+    video.write_mp4(os.path.join(root_dir, "videos", f"{clock}_{position:09d}.mp4"), frames)
+    summaries.video_summary("eval_video", frames, position)
 
 
 def _check_weights(objects: dict, hint: str) -> None:

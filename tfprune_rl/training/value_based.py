@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from tf_agents.trajectories import time_step as ts
 
-from tfprune_rl import diagnostics, pruning
+from tfprune_rl import diagnostics, pruning, summaries
 from tfprune_rl.agents import (
     epsilon_greedy, make_optimizer, recycle_dormant, reset_last_layer,
 )
@@ -59,11 +59,13 @@ class ValueBasedTrainer:
         tf.keras.utils.set_random_seed(source_seed(config.mask_from) if config.mask_from
                                        else config.seed)
         tf.config.experimental.enable_op_determinism()
-        self.eval_env = make_gym_env(config.env_id, config.sticky_actions)
+        self.eval_env = make_gym_env(config.env_id, config.sticky_actions,
+                                     "rgb_array" if config.capture_video else None)
         observation_spec, self.action_spec = env_specs(self.eval_env)
         self.time_step_spec = ts.time_step_spec(observation_spec)
         self.updater = pruning.create_updater(pruning_config(config))
         self.q_network = build_q_network(config, observation_spec, self.action_spec, self.updater)
+        self.networks = {"q_network": self.q_network}
         tf.keras.utils.set_random_seed(config.seed)
         self.env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
         self.kernels = pruning.masked_kernels(self.q_network.stack)
@@ -215,10 +217,10 @@ class ValueBasedTrainer:
         self._check_q_estimates()
         return line + _diagnostics_summary(self.last_diagnostics), throughput
 
-    def evaluate(self) -> list[float]:
+    def evaluate(self, frames: list | None) -> list[float]:
         self.eval_rng.reset_from_seed(self.config.seed + EVAL_SEED_OFFSET)  # as the env's seed
         returns = evaluate(self.eval_env, self.act_for_eval, self.config.eval_episodes,
-                           self.config.seed + EVAL_SEED_OFFSET)
+                           self.config.seed + EVAL_SEED_OFFSET, frames)
         self.last_eval_return = float(np.mean(returns))
         return returns
 
@@ -369,13 +371,13 @@ class ValueBasedTrainer:
                 recycled = recycle_dormant(
                     self.q_network, self.optimizer, self._probe_observations(), c.redo_tau,
                     np.random.default_rng([c.seed, update, 0]))
-            tf.summary.scalar("redo/recycled_neurons",
-                              sum(r.size for r in recycled.values()), step=position)
+            summaries.scalar("train", "redo_recycled_neurons",
+                             sum(r.size for r in recycled.values()), position)
         if c.reset_period and update % c.reset_period == 0:
             with self.timer.phase("baselines"):
                 reset_last_layer(self.q_network, self.optimizer,
                                  np.random.default_rng([c.seed, update, 1]))
-            tf.summary.scalar("reset/resets", update // c.reset_period, step=position)
+            summaries.scalar("train", "resets", update // c.reset_period, position)
 
     def _check_q_estimates(self) -> None:
         """Warns once when Q estimates exceed 10 x max|r| / (1 - gamma) on a replay batch: no
@@ -401,8 +403,9 @@ class ValueBasedTrainer:
         """Writes the `diagnostics/` scalars; returns them, with the kernels' sparsity and
         pruning thresholds (in TensorBoard at every progress line), as one row."""
         values = diagnostics.measure(self.q_network, self._probe_observations())
-        for tag, value in values.items():
-            tf.summary.scalar(tag, value, step=position)
+        for key, value in values.items():
+            summaries.scalar("diagnostics", key.removeprefix(diagnostics.PREFIX), value,
+                             position)
         stats = pruning.kernel_sparsity(self.q_network.stack)
         sparsity = {f"sparsity/{layer.name}": layer.sparsity for layer in stats}
         sparsity["sparsity/total"] = pruning.total_sparsity(stats)
@@ -423,19 +426,19 @@ class ValueBasedTrainer:
         """Writes the periodic scalars (the collection ones only online); returns the total
         kernel sparsity."""
         stats = pruning.kernel_sparsity(self.q_network.stack)
-        pruning.write_sparsity_summaries(stats, position)
-        tf.summary.scalar("train/loss", loss, step=position)
-        tf.summary.scalar("train/updates_per_second", throughput["updates_per_second"],
-                          step=position)
+        summaries.sparsity_scalars(stats, position)
+        summaries.scalar("loss", "train", loss, position)
+        summaries.scalar("train", "updates_per_second", throughput["updates_per_second"],
+                         position)
         if not self.config.offline:
-            tf.summary.scalar("train/steps_per_second", throughput["env_steps_per_second"],
-                              step=position)
-            tf.summary.scalar("train/epsilon", float(self.epsilon()), step=position)
+            summaries.scalar("train", "steps_per_second", throughput["env_steps_per_second"],
+                             position)
+            summaries.scalar("train", "epsilon", float(self.epsilon()), position)
         total = sum(throughput["phase_seconds"].values())
         for phase, seconds in throughput["phase_seconds"].items():
-            tf.summary.scalar(f"time_fraction/{phase}", seconds / total, step=position)
+            summaries.scalar("time_fraction", phase, seconds / total, position)
         if self.recent_returns:
-            tf.summary.scalar("train/return", _mean(self.recent_returns), step=position)
+            summaries.scalar("return", "train", _mean(self.recent_returns), position)
         return pruning.total_sparsity(stats)
 
 
