@@ -72,7 +72,7 @@ def test_pip_check_reports_only_the_explained_conflicts():
         [sys.executable, os.path.join(REPO_ROOT, "tools", "check_dependencies.py"),
          "--only=pip_check"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "known: tf-agents 0.19.0 requires pygame" in result.stdout
+    assert "known: tf-agents 0.19.0 has requirement pygame" in result.stdout
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -1,7 +1,7 @@
 """Training throughput (ours against the stock TF-Agents pipeline, dense against 95% pruned), the
 cost of a mask update, export sizes, and replay memory.
 
-    python tools/benchmark.py [--output=benchmark.json] [--only=minatar,minatar3,nature1,cost,masks,export]
+    python tools/benchmark.py [--output=benchmark.json] [--only=minatar,minatar3,nature1,cost,masks,pictures,export]
 
 Every pipeline runs in a fresh process of its own, with the same seed and flags. A setting's
 variants alternate (stock, ours dense, ours pruned, ... then again) for --repeats rounds and
@@ -24,6 +24,12 @@ this script.
 - `masks`: one mask update (the XLA-compiled `Updater.update` at a due step) of a 95% ERK
   network by gmp and by set (drop and regrow; rigl adds one gradient), timed on its own:
   MinAtar width 1, Nature widths 1 and 3 (a 14M-weight kernel).
+- `pictures`: step time with TensorBoard's mask images and kept-weight histograms on against
+  off. One 95% pruned MinAtar width-1 trainer (1 and 16 envs) inside its pruning window runs
+  alternate chunks of the default --summary_image_interval (20,000 env steps); an "on" chunk
+  ends with the runner's write (the masks changed within every chunk, so each write has
+  images). The ratio of the median chunk times, and the time of one write for the Nature
+  width-3 network (14.4M weights in one kernel, not yet pruned: the largest histograms).
 - `export`: Nature and Impala encoders (--export_encoders) of widths 1, 3 and 5
   (--export_widths) on Pong's observations, exported dense and at 90%, 95% and 99% ERK
   sparsity (masks from the initial weights) by `tfprune_rl.export.export_network` as training
@@ -57,7 +63,7 @@ with quiet_startup():
     import tensorflow as tf
     from tf_agents.trajectories import time_step as ts
 
-    from tfprune_rl import pruning
+    from tfprune_rl import pruning, summaries
     from tfprune_rl.envs import env_specs, make_gym_env, random_observations
     from tfprune_rl.export import export_network
     from tfprune_rl.export import packed
@@ -218,6 +224,62 @@ def _pruning_cost(rounds: int, tmp: str) -> dict:
         print(f"cost     {name}: pruned / dense time {figures[name]['median_ratio']:.3f} "
               f"(medians of {rounds} alternating chunks of {chunk:,} env steps; best "
               f"{figures[name]['best_ratio']:.3f})", flush=True)
+    return figures
+
+
+def _picture_cost(rounds: int, tmp: str) -> dict:
+    interval = TrainConfig(root_dir="unused").summary_image_interval
+    figures = {}
+    writer = tf.summary.create_file_writer(os.path.join(tmp, "pictures"))
+    for envs in (1, 16):
+        config = TrainConfig(
+            root_dir=os.path.join(tmp, f"pictures-{envs}"), env_id="MinAtar/Breakout-v1",
+            agent="dqn", encoder="minatar", width=1, sparsity=0.95, num_envs=envs,
+            num_env_steps=4_000_000, learning_starts=2000, batch_size=32, update_period=4,
+            replay_capacity=100_000, schedule=pruning.PolynomialSchedule(start=0.0005, end=0.8))
+        os.makedirs(config.root_dir)
+        trainer = ValueBasedTrainer(config, log=lambda line: None)
+        trainer.start(0)
+        while trainer.updates < 2000:  # compiled, masks updated at 500 and 1,500
+            trainer.advance()
+        kernels = summaries.KernelSummaries(trainer.networks)
+        seconds = {"off": [], "on": []}
+        with writer.as_default():
+            for _ in range(rounds):
+                for variant, times in seconds.items():
+                    start, first = time.perf_counter(), trainer.env_step
+                    while trainer.env_step < first + interval:
+                        trainer.advance()
+                    if variant == "on":
+                        trainer.settle()
+                        kernels.write(trainer.env_step)
+                    times.append(time.perf_counter() - start)
+        median = {variant: float(np.median(times)) for variant, times in seconds.items()}
+        name = f"MinAtar width 1, {envs} env{'s' * (envs > 1)}"
+        figures[name] = {"median_ratio": median["on"] / median["off"],
+                         "best_ratio": min(seconds["on"]) / min(seconds["off"]),
+                         "off_env_steps_per_second": interval / median["off"],
+                         "rounds": rounds}
+        print(f"pictures {name}: images and histograms on / off time "
+              f"{figures[name]['median_ratio']:.4f} (medians of {rounds} alternating chunks of "
+              f"{interval:,} env steps; best {figures[name]['best_ratio']:.4f})", flush=True)
+    env = make_gym_env("ALE/Pong-v5")
+    observation_spec, action_spec = env_specs(env)
+    env.close()
+    config = TrainConfig(root_dir="unused", env_id="ALE/Pong-v5", agent="dqn", encoder="nature",
+                         width=3, sparsity=0.95, num_env_steps=100)
+    updater = pruning.create_updater(pruning_config(config))
+    network = build_q_network(config, observation_spec, action_spec, updater)
+    times = []  # of the network before pruning: the largest histograms, the worst case
+    with writer.as_default():
+        for step in range(3):
+            kernels = summaries.KernelSummaries({"q_network": network})  # images every time
+            start = time.perf_counter()
+            kernels.write(step)
+            times.append(time.perf_counter() - start)
+    figures["Nature width 3, one write"] = {"ms": 1000 * min(times)}
+    print(f"pictures Nature width 3: one write of images and histograms {1000 * min(times):.0f} "
+          "ms", flush=True)
     return figures
 
 
@@ -391,7 +453,7 @@ def _table(report: dict) -> str:
 
 
 def main() -> None:
-    choices = [*THROUGHPUT, "cost", "masks", "export"]
+    choices = [*THROUGHPUT, "cost", "masks", "pictures", "export"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="benchmark.json")
     parser.add_argument("--only", default=",".join(choices),
@@ -417,6 +479,8 @@ def main() -> None:
             report["mask_update"] = _mask_update_ms()
         if "cost" in names:
             report["pruning_cost"] = _pruning_cost(20 * args.repeats, tmp)
+        if "pictures" in names:
+            report["picture_cost"] = _picture_cost(3 * args.repeats, tmp)
         if "export" in names:
             report["export"] = _export_grid(args.export_encoders.split(","),
                                             [int(w) for w in args.export_widths.split(",")], tmp)
