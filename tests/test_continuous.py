@@ -213,6 +213,12 @@ def test_pendulum_bc_and_td3_bc_with_a_95_percent_snip_mask_beat_random(tmp_path
         assert metrics["network_sparsity"]["actor"] == pytest.approx(0.95, abs=1e-3)
     assert cli.metrics(tmp_path / "td3_bc")["network_sparsity"]["critic"] == pytest.approx(
         0.95, abs=1e-3)
+    # The actor export, played through serving_default on the run's evaluation seeds.
+    played = cli.run(str(tmp_path / "bc" / "export"), "--episodes=5", module="tfprune_rl.play_cli")
+    assert played.returncode == 0, played.stderr
+    returns = [float(line.split()[-1]) for line in played.stdout.splitlines()
+               if line.startswith("episode ")]
+    assert returns == pytest.approx(cli.metrics(tmp_path / "bc")["eval_returns"], rel=1e-4)
 
 
 @pytest.mark.slow

@@ -95,6 +95,9 @@ def test_frames_round_trip_through_mp4_and_gif(tmp_path):
     assert np.mean(np.abs(decoded[5].astype(float) - frames[5])) < 12  # lossy H.264
     assert os.listdir(tmp_path) == ["episode.mp4"]
     assert Image.open(io.BytesIO(video.gif_bytes(frames))).n_frames == 12
+    black, white = np.zeros((500, 300, 3), np.uint8), np.full((500, 300, 3), 255, np.uint8)
+    long = Image.open(io.BytesIO(video.gif_bytes([black, white] * 305)))
+    assert long.n_frames == 204 and long.size == (100, 167)  # every 3rd frame and pixel
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,14 @@ on return, sparsity and loss, and the plasticity diagnostics follow together. Ma
 kept-weight histograms and evaluation videos are made on the host, between training steps.
 """
 
+import io
 from typing import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 from tensorboard.plugins.hparams import api as hparams_api
+from tensorboard.plugins.histogram import metadata as histogram_metadata
 from tensorboard.plugins.image import metadata as image_metadata
 
 from tfprune_rl import pruning, video
@@ -18,6 +21,7 @@ GROUPS = ("return", "sparsity", "loss", "diagnostics", "weights", "threshold", "
           "time_fraction")
 MASK_IMAGE_SIDE = 256  # a mask image's longest side at most; larger kernels are sampled
 MASK_IMAGE_MIN_SIDE = 64  # thinner kernels are drawn with square blocks this many pixels wide
+HISTOGRAM_BUCKETS = 30  # as TensorFlow's histogram summaries
 
 
 def tag(group: str, name: str) -> str:
@@ -29,15 +33,13 @@ def scalar(group: str, name: str, value: float, step: int) -> None:
     tf.summary.scalar(tag(group, name), value, step=step)
 
 
-def sparsity_scalars(stats: Sequence[pruning.KernelSparsity], step: int,
-                     network: str = "") -> None:
+def sparsity_scalars(stats: Sequence[pruning.KernelSparsity], step: int) -> None:
     """Each layer's sparsity and last pruning threshold, and the network's total."""
-    prefix = f"{network}/" if network else ""
-    scalar("sparsity", f"{prefix}total", pruning.total_sparsity(stats), step)
+    scalar("sparsity", "total", pruning.total_sparsity(stats), step)
     for layer in stats:
-        scalar("sparsity", f"{prefix}{layer.name}", layer.sparsity, step)
+        scalar("sparsity", layer.name, layer.sparsity, step)
         if layer.threshold is not None:
-            scalar("threshold", f"{prefix}{layer.name}", layer.threshold, step)
+            scalar("threshold", layer.name, layer.threshold, step)
 
 
 HPARAM_METRICS = (tag("return", "eval"), tag("sparsity", "total"))
@@ -71,6 +73,16 @@ def mask_image(kernel: np.ndarray) -> np.ndarray:
     return np.where(kept, 255, 0).astype(np.uint8)[..., np.newaxis]
 
 
+def histogram(name: str, values: np.ndarray, step: int) -> None:
+    """TensorBoard's histogram of `values` in HISTOGRAM_BUCKETS equal buckets, counted by NumPy:
+    TensorFlow's own summary op takes 4 s on a Nature width-3 kernel's 14.4M weights, NumPy
+    0.3 s."""
+    counts, edges = np.histogram(values, bins=HISTOGRAM_BUCKETS)
+    tf.summary.write(name, tf.constant(np.stack([edges[:-1], edges[1:], counts], axis=1)),
+                     step=step, metadata=histogram_metadata.create_summary_metadata(
+                         display_name=None, description=None))
+
+
 class KernelSummaries:
     """Histograms of each layer's kept weights and, when its masks changed since the last ones,
     images of each pruned kernel's mask."""
@@ -87,7 +99,7 @@ class KernelSummaries:
                     continue
                 kernel = inner.kernel.numpy()
                 name = f"{prefix}{inner.name}"
-                tf.summary.histogram(tag("weights", name), kernel[kernel != 0], step=step)
+                histogram(tag("weights", name), kernel[kernel != 0], step)
                 if not pruning.masked_kernels([layer]):
                     continue
                 masks = np.packbits(kernel != 0)
@@ -99,9 +111,9 @@ class KernelSummaries:
 
 def video_summary(name: str, frames: Sequence[np.ndarray], step: int) -> None:
     """An animated GIF in the images dashboard (TensorBoard shows GIFs, not MP4s)."""
-    height, width = frames[0].shape[:2]
+    gif = video.gif_bytes(frames)
+    width, height = Image.open(io.BytesIO(gif)).size
     tf.summary.write(
-        tag("return", name),
-        tf.constant([str(width), str(height), video.gif_bytes(frames)]), step=step,
+        tag("return", name), tf.constant([str(width), str(height), gif]), step=step,
         metadata=image_metadata.create_summary_metadata(
             display_name=None, description="The first episode of an evaluation."))

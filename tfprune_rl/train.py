@@ -33,6 +33,7 @@ def main(argv):
     except ValueError as error:
         fail(PROGRAM, str(error))
     with quiet_startup():
+        from tfprune_rl import video
         from tfprune_rl.envs import env_specs, make_gym_env
         from tfprune_rl.offline import DatasetError, dataset_chunks, dataset_spec
         from tfprune_rl.training import train
@@ -41,8 +42,11 @@ def main(argv):
         from tfprune_rl.training.run_dir import claim_run_dir
         from tfprune_rl.training.runner import RUN_STOPS
     try:
-        env = make_gym_env(config.env_id, config.sticky_actions)
+        env = make_gym_env(config.env_id, config.sticky_actions,
+                           "rgb_array" if config.capture_video else None)
         observation_spec, action_spec = env_specs(env)
+        if config.capture_video:
+            video.check_renders(env, config.env_id)
         check_memory(config, observation_spec, action_spec)
         check_augmentation(config.augmentation, observation_spec.shape)
         if config.offline:

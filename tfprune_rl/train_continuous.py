@@ -29,14 +29,17 @@ def main(argv):
     except ValueError as error:
         fail(PROGRAM, str(error))
     with quiet_startup():
+        from tfprune_rl import video
         from tfprune_rl.envs import continuous_specs, make_continuous_env
         from tfprune_rl.offline.transitions import load_transitions
         from tfprune_rl.training.continuous import check_dataset, train_continuous
         from tfprune_rl.training.run_dir import claim_run_dir
         from tfprune_rl.training.runner import RUN_STOPS
     try:
-        env = make_continuous_env(config.env_id)
+        env = make_continuous_env(config.env_id, "rgb_array" if config.capture_video else None)
         observation_spec, action_spec = continuous_specs(env)
+        if config.capture_video:
+            video.check_renders(env, config.env_id)
         env.close()
         if not config.online:
             check_dataset(load_transitions(config.dataset)[0], observation_spec, action_spec,

@@ -1,5 +1,7 @@
 """Continuous-control envs (MuJoCo locomotion, Pendulum) and their TF-Agents specs."""
 
+import os
+
 import gymnasium as gym
 import numpy as np
 import tensorflow as tf
@@ -11,7 +13,11 @@ from tfprune_rl.envs.ids import CONTINUOUS_ENV_EXAMPLES, check_env_id
 
 
 def make_continuous_env(env_id: str, render_mode: str | None = None) -> gym.Env:
+    """With a render mode and no display, MuJoCo renders through OSMesa (unless MUJOCO_GL says
+    otherwise): its default, GLFW, needs a display."""
     check_env_id(env_id, CONTINUOUS_ENV_EXAMPLES)
+    if render_mode and not os.environ.get("DISPLAY"):
+        os.environ.setdefault("MUJOCO_GL", "osmesa")
     with without_noise():  # MuJoCo's notice about gymnasium's own model files
         env = gym.make(env_id, render_mode=render_mode)
     if not isinstance(env.action_space, gym.spaces.Box) or not isinstance(
