@@ -235,3 +235,21 @@ def test_tensorboard_serves_scalars_masks_histograms_video_and_hparams(pictured_
     values = {value["name"]["tag"]: value["value"] for value in groups[0]["metricValues"]}
     assert values["1_return/eval"] == pytest.approx(metrics["eval_return_mean"])
     assert values["2_sparsity/total"] == pytest.approx(0.95, abs=1e-3)
+
+
+@pytest.mark.slow  # needs OSMesa (libosmesa6, which .ci/run installs) with no display
+def test_mujoco_frames_are_drawn_by_another_process_beside_tensorflow():
+    """OSMesa crashes a process that has loaded TensorFlow (as this one has): the evaluation
+    records states and a process of its own draws them."""
+    import tensorflow as tf  # noqa: F401  (loaded, as in every trainer)
+    from tfprune_rl.envs import make_continuous_env
+
+    def act(observation):
+        return np.tanh(observation[:, :6])
+
+    plain = evaluate(make_continuous_env("HalfCheetah-v5"), act, 1, 3)
+    frames = []
+    recorded = evaluate(make_continuous_env("HalfCheetah-v5", "rgb_array"), act, 1, 3, frames)
+    assert recorded == plain
+    assert len(frames) == 1001 and frames[0].shape == (240, 240, 3)
+    assert frames[0].dtype == np.uint8 and not np.array_equal(frames[0], frames[-1])

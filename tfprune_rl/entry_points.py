@@ -192,8 +192,8 @@ def define_picture_flags(flag_values: flags.FlagValues, defaults) -> tuple:
             "(and once more at the end), between training steps.", **kw),
         flags.DEFINE_bool("capture_video", defaults.capture_video, "Record the first episode "
             "of each evaluation to videos/<clock>_<step>.mp4 and to TensorBoard's images (a "
-            "GIF). MuJoCo renders with OpenGL: with no display, through OSMesa "
-            "(MUJOCO_GL=osmesa unless set; apt install libosmesa6).", **kw),
+            "GIF). MuJoCo renders with OpenGL, in a process of its own: with no display, "
+            "through OSMesa (MUJOCO_GL=osmesa unless set; apt install libosmesa6).", **kw),
     )
 
 

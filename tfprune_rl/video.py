@@ -8,6 +8,8 @@ import imageio.v2 as imageio
 import numpy as np
 from PIL import Image
 
+from tfprune_rl.envs.mujoco_frames import States
+
 for _driver in ("SDL_AUDIODRIVER", "SDL_VIDEODRIVER"):  # pygame renders with no sound or display
     os.environ.setdefault(_driver, "dummy")
 
@@ -36,6 +38,8 @@ def check_renders(env, env_id: str) -> None:
     try:
         env.reset(seed=0)
         frame = env.render()
+        if isinstance(env, States):
+            frame = env.frames([frame])[0]
     except Exception as error:  # each renderer fails its own way: OpenGL, pygame, ...
         raise ValueError(
             f"--capture_video: env {env_id} cannot render frames here ({type(error).__name__}: "

@@ -1,7 +1,5 @@
 """Continuous-control envs (MuJoCo locomotion, Pendulum) and their TF-Agents specs."""
 
-import os
-
 import gymnasium as gym
 import numpy as np
 import tensorflow as tf
@@ -9,17 +7,19 @@ from tf_agents.specs import tensor_spec
 
 from tfprune_rl.console import without_noise
 from tfprune_rl.envs.ids import CONTINUOUS_ENV_EXAMPLES, check_env_id
+from tfprune_rl.envs.mujoco_frames import States
 
 
 
 def make_continuous_env(env_id: str, render_mode: str | None = None) -> gym.Env:
-    """With a render mode and no display, MuJoCo renders through OSMesa (unless MUJOCO_GL says
-    otherwise): its default, GLFW, needs a display."""
+    """With `render_mode="rgb_array"`, a MuJoCo env renders its states, which another process
+    draws (`mujoco_frames`); other envs render frames themselves."""
     check_env_id(env_id, CONTINUOUS_ENV_EXAMPLES)
-    if render_mode and not os.environ.get("DISPLAY"):
-        os.environ.setdefault("MUJOCO_GL", "osmesa")
+    mujoco = "mujoco" in str(gym.spec(env_id).entry_point)
     with without_noise():  # MuJoCo's notice about gymnasium's own model files
-        env = gym.make(env_id, render_mode=render_mode)
+        env = gym.make(env_id, render_mode=None if mujoco else render_mode)
+    if mujoco and render_mode:
+        env = States(env, env_id)
     if not isinstance(env.action_space, gym.spaces.Box) or not isinstance(
             env.observation_space, gym.spaces.Box):
         raise ValueError(f"env {env_id!r} has action space {env.action_space} and observation "

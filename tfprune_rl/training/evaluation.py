@@ -5,6 +5,8 @@ from typing import Callable
 import gymnasium as gym
 import numpy as np
 
+from tfprune_rl.envs.mujoco_frames import States
+
 EVAL_SEED_OFFSET = 10_000  # evaluation episodes are seeded apart from training's seed
 
 
@@ -14,7 +16,8 @@ def evaluate(env: gym.Env, act: Callable, num_episodes: int, seed: int,
 
     `act` maps a batch of observations to a batch of actions (integers, or vectors). With
     `frames`, the first episode's `env.render()` frames are appended to it: rendering reads the
-    env's state and draws no random number, so the returns are the same.
+    env's state and draws no random number, so the returns are the same (a MuJoCo env's
+    states are drawn by another process once the episodes are over).
     """
     returns = []
     observation, _ = env.reset(seed=seed)
@@ -33,4 +36,6 @@ def evaluate(env: gym.Env, act: Callable, num_episodes: int, seed: int,
                 frames.append(env.render())
         returns.append(episode_return)
         observation, _ = env.reset()
+    if frames and isinstance(env, States):
+        frames[:] = env.frames(frames)
     return returns
