@@ -34,6 +34,11 @@ def finished_runs(root: str) -> list[str]:
                   if "/checkpoints/" not in path)
 
 
+def started_runs(root: str) -> list[str]:
+    return sorted(os.path.dirname(path) for path in
+                  glob.glob(os.path.join(root, "**", "flags.txt"), recursive=True))
+
+
 def small_files(root: str, run: str) -> list[str]:
     files = [path for pattern in SMALL_FILES
              for path in glob.glob(os.path.join(run, pattern), recursive=True)
@@ -60,17 +65,23 @@ def write_status(root: str, runs: list[str], code_commit: str, resume: str, tota
                 "preset from `study`. Each finished run is committed by `tools/commit_runs.py` "
                 "(in `main`).\n\n"
                 "## Finished runs\n\n" + "".join(f"- `{os.path.relpath(run, root)}`\n"
-                                                 for run in runs))
+                                                 for run in runs)
+                + "\n## Started, not finished (not committed; they resume or restart)\n\n"
+                + "".join(f"- `{os.path.relpath(run, root)}`\n"
+                          for run in started_runs(root) if run not in runs))
     os.replace(path + ".tmp", path)
     return path
 
 
-def commit_new(repo: str, root: str, code_commit: str, resume: str, total: int) -> int:
+def commit_new(repo: str, root: str, code_commit: str, resume: str, total: int,
+               status: bool = False) -> int:
+    """Commits the runs finished since the last commit, with STATUS.md; with `status`, commits
+    STATUS.md even when no run is new (a study's state at a session's end)."""
     tracked = set(git("ls-files", "--", root, cwd=repo).split())
     runs = finished_runs(root)
     new = [run for run in runs
            if os.path.relpath(os.path.join(run, "metrics.json"), repo) not in tracked]
-    if not new:
+    if not (new or status):
         return 0
     paths = [write_status(root, runs, code_commit, resume, total)]
     for run in new:
@@ -78,8 +89,11 @@ def commit_new(repo: str, root: str, code_commit: str, resume: str, total: int) 
     paths = [os.path.relpath(path, repo) for path in paths]
     git("add", "-f", "--", *paths, cwd=repo)
     names = ", ".join(os.path.relpath(run, root) for run in new)
+    if not git("status", "--porcelain", "--", *paths, cwd=repo).strip():
+        return 0
     git("commit", "-q", "-m", f"Results: {os.path.basename(os.path.abspath(root))} "
-        f"{len(runs)}/{total} finished ({names})", "--only", "--", *paths, cwd=repo)
+        f"{len(runs)}/{total} finished ({names or 'status'})", "--only", "--", *paths,
+        cwd=repo)
     return len(new)
 
 
@@ -90,14 +104,15 @@ def main() -> None:
     parser.add_argument("--resume", required=True, help="the command that resumes the sweep")
     parser.add_argument("--total", type=int, required=True, help="runs in the study")
     parser.add_argument("--interval", type=float, default=60.0, help="seconds between looks")
-    parser.add_argument("--once", action="store_true", help="commit what is finished and exit")
+    parser.add_argument("--once", action="store_true", help="commit what is finished, and "
+                        "STATUS.md in any case, and exit")
     args = parser.parse_args()
     repo = git("rev-parse", "--show-toplevel", cwd=os.path.dirname(os.path.abspath(__file__)))
     repo = repo.strip()
     while True:
         try:
             count = commit_new(repo, os.path.abspath(args.root), args.code_commit, args.resume,
-                               args.total)
+                               args.total, status=args.once)
             if count:
                 print(f"commit_runs: committed {count} finished run(s) of {args.root}",
                       flush=True)
