@@ -257,7 +257,7 @@ def test_offline_training_steps_the_env_only_to_evaluate_and_resumes_exactly(tmp
 
     counter = {"steps": 0}
     monkeypatch.setattr(value_based, "make_gym_env",
-                        lambda env_id, sticky: _CountingEnv(gym.make(env_id), counter))
+                        lambda env_id, sticky, render_mode: _CountingEnv(gym.make(env_id), counter))
     for name in ("make_vector_env", "random_observations"):
         monkeypatch.setattr(value_based, name, lambda *args, name=name: pytest.fail(f"{name} called"))
     config = TrainConfig(

@@ -261,7 +261,7 @@ BAD_COMMANDS = [  # (entry point, arguments, what the line must name); OUT is a 
     (PLAY, ["/tmp", "--env=Nope-v9"], "Nope-v9"),
     (PLAY, ["/tmp", "--video=out.avi"], "out.avi"),
     (PLAY, ["/tmp", "--episodes=0"], "episodes"),
-    (PLAY, ["DAMAGED"], "DecodeError"),
+    (PLAY, ["DAMAGED"], "Wire format was corrupt"),
 ]
 
 
