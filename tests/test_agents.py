@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from tf_agents.agents.dqn import dqn_agent
+from tf_agents.utils import common
 
 from tfprune_rl import pruning
 from tfprune_rl.agents import (
     DqnHyperparams, conservative_penalty, create_agent, linearly_decaying_epsilon,
-    agent_spec, make_optimizer, per_example_loss,
+    agent_spec, make_optimizer, per_example_loss, sync_target,
 )
 from tfprune_rl.networks import QNetwork
 from tfprune_rl.training.learner import as_transition
@@ -161,3 +163,37 @@ def test_cql_c51_adds_the_penalty_on_the_distributions_means(cartpole_specs):
     difference = float(cql_c51.loss(experience).loss - c51.loss(experience).loss)
     assert difference == pytest.approx(HPARAMS.cql_alpha * penalty.mean(), rel=1e-4)
     assert penalty.mean() > 0.01
+
+
+def test_sync_target_after_every_period_is_tf_agents_own_target_update(cartpole_specs):
+    """The trainer's target update (`sync_target` after every 5th update, outside `train`)
+    leaves the online and target weights exactly where TF-Agents' own update (inside `train`,
+    every 5th) does, on a pruned network."""
+    ours, network = _agent(cartpole_specs, sparsity=0.9)
+    stock_network = network.copy()
+    for stock, variable in zip(stock_network.variables, network.variables, strict=True):
+        stock.assign(variable)
+    time_step_spec, action_spec = cartpole_specs
+    stock = dqn_agent.DqnAgent(
+        time_step_spec, action_spec, q_network=stock_network, epsilon_greedy=0.1, gamma=1.0,
+        optimizer=make_optimizer(HPARAMS, pruning.masked_kernels(stock_network.stack)),
+        target_update_tau=1.0, target_update_period=HPARAMS.target_update_period,
+        td_errors_loss_fn=common.element_wise_huber_loss,
+        train_step_counter=tf.Variable(0, dtype=tf.int64))
+    stock.initialize()
+    trains = [tf.function(lambda batch, agent=agent: agent.train(
+        as_transition(batch), weights=batch["weights"])) for agent in (ours, stock)]
+    for update in range(1, 13):
+        batch = _batch(update)
+        for train in trains:
+            train(batch)
+        if update % HPARAMS.target_update_period == 0:
+            sync_target(ours)
+        for agent in (ours, stock):
+            online = [v.numpy() for v in agent._q_network.trainable_variables]  # pylint: disable=protected-access
+            target = [v.numpy() for v in agent._target_q_network.trainable_variables]  # pylint: disable=protected-access
+            assert all(np.array_equal(a, b) for a, b in zip(online, target)) == (
+                update in (5, 10)), update
+        for a, b in zip(ours._target_q_network.variables, stock._target_q_network.variables):  # pylint: disable=protected-access
+            if "mask" not in a.name:
+                np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.name)

@@ -3,11 +3,14 @@
 import json
 import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from tf_agents.policies import py_tf_eager_policy
+from tf_agents.specs import tensor_spec
 from tf_agents.trajectories import time_step as ts
 
 from tfprune_rl import export, pruning
@@ -287,3 +290,82 @@ def test_failed_export_leaves_the_previous_one_whole(cartpole_specs, observation
 def test_bad_export_options_are_refused(formats, quantize, message):
     with pytest.raises(ValueError, match=message):
         export.check_export_options(formats, quantize)
+
+
+# What a user of each SavedModel runs in a fresh Python: argv = SavedModel, observations .npy,
+# outputs .npz. Plain TensorFlow, then TF-Agents (with Keras 2, as TF-Agents asks).
+_PLAIN_TF_USER = """
+import sys
+import numpy as np
+import tensorflow as tf
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+served = serve(observation=tf.constant(np.load(sys.argv[2])))
+np.savez(sys.argv[3], **{name: value.numpy() for name, value in served.items()})
+others = sorted({m.split(".")[0] for m in sys.modules} & {"tensorflow_probability", "tf_agents", "tfprune_rl"})
+assert not others, others
+"""
+_TF_AGENTS_USER = """
+import sys
+import numpy as np
+import tensorflow as tf
+from tf_agents.trajectories import time_step as ts
+policy = tf.saved_model.load(sys.argv[1])
+observations = np.load(sys.argv[2])
+step = policy.action(ts.restart(tf.constant(observations), batch_size=len(observations)))
+np.savez(sys.argv[3], action=step.action.numpy())
+"""
+
+
+def _fresh_python(script: str, saved_model: str, observations: np.ndarray, tmp_path,
+                  **environment) -> dict:
+    np.save(tmp_path / "observations.npy", observations)
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"} | environment
+    subprocess.run([sys.executable, "-c", script, saved_model, str(tmp_path / "observations.npy"),
+                    str(tmp_path / "outputs.npz")], env=env, check=True, cwd=tmp_path,
+                   capture_output=True)
+    return dict(np.load(tmp_path / "outputs.npz"))
+
+
+def test_plain_tensorflow_serves_the_serving_model_and_tf_agents_the_policy(
+        exported, cartpole_specs, observations, tmp_path):
+    """In fresh processes: `serving/` loads with only TensorFlow imported (no TFP, no
+    TF-Agents, no environment variable), `saved_model/`'s `action` with TF-Agents."""
+    network, output_dir, _ = exported
+    live = _live_actions(network, cartpole_specs, observations)
+    served = _fresh_python(_PLAIN_TF_USER, os.path.join(output_dir, "serving"), observations,
+                           tmp_path)
+    np.testing.assert_array_equal(served["action"], live)
+    live_q = network.q_values(network(tf.constant(observations))[0]).numpy()
+    np.testing.assert_allclose(served["q_values"], live_q, rtol=1e-5, atol=1e-5)
+    acted = _fresh_python(_TF_AGENTS_USER, os.path.join(output_dir, "saved_model"),
+                          observations, tmp_path, TF_USE_LEGACY_KERAS="1")
+    np.testing.assert_array_equal(acted["action"], live)
+
+
+def test_sparse_convolutions_are_stored_packed_and_rebuilt_when_the_model_loads(tmp_path):
+    """A 95% MinAtar network (every kernel 95%): its convolution and dense kernels are stored as
+    their kept values (the files hold no dense copy), and plain TensorFlow in a fresh process
+    serves the live Q-values from them."""
+    observation_spec = tf.TensorSpec((10, 10, 4), tf.float32)
+    action_spec = tensor_spec.BoundedTensorSpec((), tf.int64, 0, 2)
+    updater = pruning.create_updater(
+        pruning.PruningConfig(0.95, 100, "uniform", pruning.PolynomialSchedule(frequency=10)))
+    tf.keras.utils.set_random_seed(3)
+    network = QNetwork(observation_spec, action_spec, "minatar", 2,
+                       layer_transform=updater.wrap)
+    for step in updater.update_steps():
+        updater.update(pruning.masked_kernels(network.stack), step)
+    observations = np.random.default_rng(0).integers(0, 2, (64, 10, 10, 4)).astype(np.float32)
+    report = export.export_network(network, ts.time_step_spec(observation_spec), action_spec,
+                                   str(tmp_path / "export"), observations, METADATA, 100)
+    serving = str(tmp_path / "export" / "serving")
+    stored = {t.name.rsplit("/", 2)[-2]: t for t in export.stored_tensors(serving) if t.is_weight}
+    masks = {k.name: k.mask.numpy() for k in pruning.masked_kernels(network.stack)}
+    assert set(masks) <= set(stored) and any(len(m.shape) == 4 for m in masks.values())
+    for name, mask in masks.items():
+        assert stored[name].format == "packed" and stored[name].bytes < mask.size * 4 / 5, name
+        assert stored[name].zeros == int(np.sum(mask == 0)), name
+    assert report["serving"]["bytes"] == export.disk_bytes(serving)
+    served = _fresh_python(_PLAIN_TF_USER, serving, observations, tmp_path / "")
+    live_q = network.q_values(network(tf.constant(observations))[0]).numpy()
+    np.testing.assert_allclose(served["q_values"], live_q, rtol=1e-5, atol=1e-5)

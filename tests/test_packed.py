@@ -88,23 +88,26 @@ def test_corrupted_parts_are_refused_by_name(field, value, message):
         export.unpack(broken, "dense_0/kernel")
 
 
-def test_auto_packs_a_layer_only_where_it_measures_faster():
+def test_auto_stores_packed_where_smaller_and_multiplies_packed_where_faster():
     """Margins far beyond timing noise: a 99% sparse 2048 x 2048 layer packed multiplies about
     40k weights against 4M dense; a 40% sparse one is smaller packed but gathers 630k inputs
-    one by one against a dense product XLA vectorizes."""
+    one by one against a dense product XLA vectorizes, so it is stored packed and served
+    dense (unpacked when the model loads)."""
     layers = [_dense_layer(_sparse_kernel((2048, 2048), 0.01, 3), np.zeros(2048, np.float32)),
               _dense_layer(_sparse_kernel((1024, 1024), 0.6, 4), np.zeros(1024, np.float32)),
               _dense_layer(_sparse_kernel((64, 64), 0.9, 5), np.zeros(64, np.float32))]
-    choices, chosen = packing.layer_choices(layers, "auto")
+    choices, unpacked, products = packing.layer_choices(layers, "auto")
     fast, slow, dense = (choices[layer.name] for layer in layers)
-    assert fast["packed"] and fast["packed_ms"] < fast["dense_ms"]
-    assert not slow["packed"] and slow["packed_ms"] > slow["dense_ms"]
-    assert slow["packed_bytes"] < slow["dense_bytes"]
+    assert fast["served"] == "packed" and fast["packed_ms"] < fast["dense_ms"]
+    assert slow["served"] == "dense" and slow["packed_ms"] > slow["dense_ms"]
+    assert fast["packed"] and slow["packed"] and slow["packed_bytes"] < slow["dense_bytes"]
     assert not dense["packed"] and "dense_ms" not in dense  # 10% zeros: bigger packed, not timed
-    assert list(chosen) == [layers[0].name]
-    forced, _ = packing.layer_choices(layers, "packed")
+    assert list(unpacked) == [layers[0].name, layers[1].name] and list(products) == [layers[0].name]
+    assert isinstance(unpacked[layers[1].name], export.UnpackedDense)
+    forced, _, products = packing.layer_choices(layers, "packed")
     assert [forced[layer.name]["packed"] for layer in layers] == [True, True, False]
-    assert packing.layer_choices(layers, "dense") == ({}, {})
+    assert list(products) == [layers[0].name, layers[1].name]
+    assert packing.layer_choices(layers, "dense") == ({}, {}, {})
 
 
 @pytest.fixture(scope="module")
@@ -144,11 +147,12 @@ def test_continuous_actor_exports_packed_or_dense_with_the_live_actions(pruned_a
 
 def test_a_network_without_pruned_weights_exports_dense_and_says_why(tmp_path):
     layers = [_dense_layer(np.ones((8, 8), np.float32), np.zeros(8, np.float32))]
-    assert packing.layer_choices(layers, "auto") == ({}, {})
+    assert packing.layer_choices(layers, "auto") == ({}, {}, {})
     actor_spec = tensor_spec.BoundedTensorSpec((2,), tf.float32, -1.0, 1.0)
     actor = ActorNetwork(tf.TensorSpec((3,), tf.float32), actor_spec)
     report = export_actor(actor, actor_spec, str(tmp_path / "export"),
                           np.zeros((4, 3), np.float32), {}, train_step=0)
-    assert report["packing"] == {"packing": "auto", "layers": {}, "format": "dense",
-                                 "reason": "no dense layer has pruned weights"}
+    assert report["packing"] == {"packing": "auto", "serving_batch_size": 1, "layers": {},
+                                 "format": "dense", "served": "dense",
+                                 "reason": "no layer has pruned weights"}
     assert os.path.isdir(tmp_path / "export" / "saved_model")

@@ -248,6 +248,7 @@ BAD_COMMANDS = [  # (entry point, arguments, what the line must name); OUT is a 
     (EXPORT, ["--run_dir=/nonexistent/run"], "/nonexistent/run"),
     (EXPORT, ["--run_dir=OUT", "--format=onnx"], "onnx"),
     (EXPORT, ["--run_dir=OUT", "--quantize=int4"], "int4"),
+    (EXPORT, ["--run_dir=OUT", "--serving_batch_size=0"], "serving_batch_size=0"),
     (INSPECT, [], "PATH"),
     (INSPECT, ["/nonexistent/model"], "/nonexistent/model"),
     (INSPECT, ["DAMAGED"], "DecodeError"),

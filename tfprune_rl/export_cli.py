@@ -21,8 +21,8 @@ from tfprune_rl.training.run_dir import checkpoint_steps
 
 PROGRAM = "tfprune-export"
 FLAGS = flags.FLAGS
-_FLAG_NAMES = ("run_dir", "checkpoint", "format", "quantize", "packing", "output_dir",
-               "num_observations")
+_FLAG_NAMES = ("run_dir", "checkpoint", "format", "quantize", "packing", "serving_batch_size",
+               "output_dir", "num_observations")
 flags.DEFINE_string("run_dir", None, "Run directory written by tfprune-train.")
 flags.DEFINE_string("checkpoint", "latest",
                     "'latest', or the step of one of the run's checkpoints (env step; "
@@ -30,11 +30,18 @@ flags.DEFINE_string("checkpoint", "latest",
 flags.DEFINE_list("format", list(FORMATS), f"Formats to write, from: {', '.join(FORMATS)}. "
                   "The SavedModel is always written; TFLite is converted from its dense "
                   "serving function.")
-flags.DEFINE_string("packing", "auto", "How the SavedModel stores pruned dense layers, one of: "
-                    f"{', '.join(PACKINGS)}. auto packs a layer (kept values and their "
-                    "positions) when that is smaller and, timed here at batch 1, faster, and "
-                    "keeps the packed network only if it serves faster than the dense one; "
-                    "packed packs every layer packing makes smaller; dense packs none.")
+flags.DEFINE_string("packing", "auto", "How the SavedModels store and serve pruned layers, one "
+                    f"of: {', '.join(PACKINGS)}. auto and packed store every kernel (dense or "
+                    "convolution) as its kept values and their positions where that is "
+                    "smaller; auto multiplies a dense layer packed only where that is faster, "
+                    "timed here at --serving_batch_size, and only if the whole network serves "
+                    "faster so (other packed kernels are unpacked once, when the model loads); "
+                    "packed multiplies every packed dense layer packed; dense stores and "
+                    "serves everything dense.")
+flags.DEFINE_integer("serving_batch_size", 1, "The batch --packing=auto times the packed and "
+                     "dense products at: the batch your server calls the model with. The "
+                     "packed product wins at small batches and loses at large ones; report.json "
+                     "gives both formats' times at batch 1 and 32.")
 flags.DEFINE_string("quantize", "none", f"TFLite quantization, one of: {', '.join(QUANTIZATIONS)} "
                     "(int8 calibrates on --num_observations observations from the env).")
 flags.DEFINE_string("output_dir", None, "Where the export goes (default: RUN_DIR/export); an "
@@ -65,6 +72,8 @@ def main(argv):
             raise ValueError("--run_dir is required: a directory written by tfprune-train")
         if FLAGS.num_observations < 1:
             raise ValueError(f"num_observations={FLAGS.num_observations} must be >= 1")
+        if FLAGS.serving_batch_size < 1:
+            raise ValueError(f"serving_batch_size={FLAGS.serving_batch_size} must be >= 1")
         check_export_options(FLAGS.format, FLAGS.quantize, FLAGS.packing)
         config = load_run_config(FLAGS.run_dir)
         step = _checkpoint_step(FLAGS.run_dir, FLAGS.checkpoint)
@@ -83,19 +92,25 @@ def main(argv):
             q_network, time_step_spec, action_spec, output_dir, observations,
             export_metadata(config, 0 if config.offline else step), train_step,
             formats=FLAGS.format, quantize=FLAGS.quantize, packing=FLAGS.packing,
+            serving_batch_size=FLAGS.serving_batch_size,
         )
     except (*file_errors(), ExportCheckError) as error:
         fail(PROGRAM, str(error))
-    saved = report["saved_model"]
     where = f"update {step:,}" if config.offline else f"env step {step:,} (update {train_step:,})"
     print(f"exported {where} of {FLAGS.run_dir} to {output_dir}")
-    print(f"saved_model: {saved['bytes']:,} bytes, {saved['gzip_bytes']:,} gzipped, "
-          f"sparsity {saved['sparsity']:.4f}; dense float32 weights would take "
-          f"{report['dense_equivalent_bytes']:,} bytes")
+    for name, use in (("serving", "deploy this one: plain TensorFlow loads it"),
+                      ("saved_model", "for TF-Agents: the policy's action signature")):
+        saved = report[name]
+        print(f"{name}: {saved['bytes']:,} bytes, {saved['gzip_bytes']:,} gzipped, sparsity "
+              f"{saved['sparsity']:.4f} ({use})")
+    print(f"dense float32 weights would take {report['dense_equivalent_bytes']:,} bytes")
     packing = report["packing"]
-    packed = [name for name, layer in packing["layers"].items() if layer["packed"]]
-    print(f"serving: {packing['format']}" + (f" ({', '.join(packed)} packed)" if packed else
-                                             f": {packing['reason']}"))
+    stored = [name for name, layer in packing["layers"].items() if layer["packed"]]
+    served = [name for name, layer in packing["layers"].items() if layer["served"] == "packed"]
+    print(f"stored packed: {', '.join(stored) or 'none'}; multiplied packed: "
+          + (", ".join(served) if served else f"none ({packing['reason']})"))
+    for batch, times in packing.get("batch_ms", {}).items():
+        print(f"batch {batch}: {times['packed']:.3f} ms packed, {times['dense']:.3f} ms dense")
     if "tflite" in report:
         lite = report["tflite"]
         print(f"model.tflite ({lite['quantize']}): {lite['bytes']:,} bytes, {lite['gzip_bytes']:,} "

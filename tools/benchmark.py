@@ -1,7 +1,7 @@
 """Training throughput (ours against the stock TF-Agents pipeline, dense against 95% pruned), the
 cost of a mask update, export sizes, and replay memory.
 
-    python tools/benchmark.py [--output=benchmark.json] [--only=minatar,minatar3,nature1,cost,masks,pictures,export]
+    python tools/benchmark.py [--output=benchmark.json] [--only=minatar,minatar3,nature1,cost,masks,pictures,export,trained_export]
 
 Every pipeline runs in a fresh process of its own, with the same seed and flags. A setting's
 variants alternate (stock, ours dense, ours pruned, ... then again) for --repeats rounds and
@@ -19,8 +19,8 @@ this script.
   share of the loop's time spent in the learner (the XLA call making the updates and acting).
 - `cost`: pruned / dense time with the machine's noise taken out: a dense and a 95% pruned
   trainer in one process, inside the pruning window (masks every 1,000 updates), stepping
-  alternately in short chunks, 20 x --repeats each; MinAtar width 1 (1 and 16 envs) and
-  Nature width 1 (8 envs).
+  alternately in short chunks, 20 x --repeats each; MinAtar widths 1, 3 and 5 (1 and 16
+  envs) and Nature width 1 (8 envs).
 - `masks`: one mask update (the XLA-compiled `Updater.update` at a due step) of a 95% ERK
   network by gmp and by set (drop and regrow; rigl adds one gradient), timed on its own:
   MinAtar width 1, Nature widths 1 and 3 (a 14M-weight kernel).
@@ -30,6 +30,10 @@ this script.
   ends with the runner's write (the masks changed within every chunk, so each write has
   images). The ratio of the median chunk times, and the time of one write for the Nature
   width-3 network (14.4M weights in one kernel, not yet pruned: the largest histograms).
+- `trained_export`: Pong, Nature width 3, trained by tfprune-train dense and 95% GMP (ERK,
+  masks every 10 updates so that 600 updates end the schedule); the pruned run exported at
+  --serving_batch_size 1 (training's own export) and 32. Both SavedModels' bytes, each
+  report's times of both served formats, and the `serving/` models' latency at batch 1 and 32.
 - `export`: Nature and Impala encoders (--export_encoders) of widths 1, 3 and 5
   (--export_widths) on Pong's observations, exported dense and at 90%, 95% and 99% ERK
   sparsity (masks from the initial weights) by `tfprune_rl.export.export_network` as training
@@ -181,10 +185,14 @@ def _mask_update_ms(repeats: int = 5) -> dict:
     return figures
 
 
-INTERLEAVED = {  # setting -> (env, encoder, envs, env steps per chunk)
-    "MinAtar width 1, 1 env": ("MinAtar/Breakout-v1", "minatar", 1, 1000),
-    "MinAtar width 1, 16 envs": ("MinAtar/Breakout-v1", "minatar", 16, 4000),
-    "Nature width 1, 8 envs": ("ALE/Pong-v5", "nature", 8, 400),
+INTERLEAVED = {  # setting -> (env, encoder, width, envs, env steps per chunk: 1-5 s here)
+    "MinAtar width 1, 1 env": ("MinAtar/Breakout-v1", "minatar", 1, 1, 1000),
+    "MinAtar width 1, 16 envs": ("MinAtar/Breakout-v1", "minatar", 1, 16, 4000),
+    "MinAtar width 3, 1 env": ("MinAtar/Breakout-v1", "minatar", 3, 1, 400),
+    "MinAtar width 3, 16 envs": ("MinAtar/Breakout-v1", "minatar", 3, 16, 1600),
+    "MinAtar width 5, 1 env": ("MinAtar/Breakout-v1", "minatar", 5, 1, 200),
+    "MinAtar width 5, 16 envs": ("MinAtar/Breakout-v1", "minatar", 5, 16, 640),
+    "Nature width 1, 8 envs": ("ALE/Pong-v5", "nature", 1, 8, 400),
 }
 
 
@@ -194,12 +202,12 @@ def _pruning_cost(rounds: int, tmp: str) -> dict:
     updates, as in the paper), stepping alternately in short chunks; the ratio of their
     median chunk times (and of their best)."""
     figures = {}
-    for name, (env_id, encoder, envs, chunk) in INTERLEAVED.items():
+    for name, (env_id, encoder, width, envs, chunk) in INTERLEAVED.items():
         trainers = {}
         for variant, sparsity in (("dense", 0.0), ("pruned", 0.95)):
             config = TrainConfig(
                 root_dir=os.path.join(tmp, f"{name}-{variant}"), env_id=env_id, agent="dqn",
-                encoder=encoder, sparsity=sparsity, num_envs=envs, num_env_steps=4_000_000,
+                encoder=encoder, width=width, sparsity=sparsity, num_envs=envs, num_env_steps=4_000_000,
                 learning_starts=2000, batch_size=32, update_period=4, replay_capacity=100_000,
                 schedule=pruning.PolynomialSchedule(start=0.0005, end=0.8))
             os.makedirs(config.root_dir)
@@ -354,8 +362,8 @@ def _export_grid(encoders, widths, tmp: str) -> dict:
             for sparsity in EXPORT_SPARSITIES:
                 pruned_dir = os.path.join(tmp, f"export-{encoder}-{width}-{sparsity}")
                 pruned = _exported(encoder, width, sparsity, pruned_dir, observations)
-                paths = {"dense": os.path.join(dense_dir, "saved_model"),
-                         "pruned": os.path.join(pruned_dir, "saved_model")}
+                paths = {"dense": os.path.join(dense_dir, "serving"),
+                         "pruned": os.path.join(pruned_dir, "serving")}
                 latency, catch_up = {}, None
                 for batch in EXPORT_BATCHES:  # up to the first batch where dense is as fast
                     latency[batch] = _serving_ms(paths, observations, batch)
@@ -366,18 +374,19 @@ def _export_grid(encoders, widths, tmp: str) -> dict:
                     latency[32] = _serving_ms(paths, observations, 32)
                 row = {
                     "encoder": encoder, "width": width, "sparsity": sparsity,
-                    "format": pruned["packing"]["format"],
+                    "format": pruned["packing"]["served"],
                     "parameters": dense["parameters"],
                     **{f"{variant}_{form}_{key}": report[form][key]
                        for variant, report in (("dense", dense), ("pruned", pruned))
-                       for form in ("saved_model", "tflite") for key in ("bytes", "gzip_bytes")},
+                       for form in ("serving", "saved_model", "tflite")
+                       for key in ("bytes", "gzip_bytes")},
                     "latency_ms": {str(batch): value for batch, value in sorted(latency.items())},
                     "dense_catches_up_at_batch": catch_up,
                 }
-                row["raw_dense_over_pruned"] = (row["dense_saved_model_bytes"]
-                                                / row["pruned_saved_model_bytes"])
-                row["gzip_dense_over_pruned"] = (row["dense_saved_model_gzip_bytes"]
-                                                 / row["pruned_saved_model_gzip_bytes"])
+                row["raw_dense_over_pruned"] = (row["dense_serving_bytes"]
+                                                / row["pruned_serving_bytes"])
+                row["gzip_dense_over_pruned"] = (row["dense_serving_gzip_bytes"]
+                                                 / row["pruned_serving_gzip_bytes"])
                 row["batch1_speedup"] = latency[1]["dense"] / latency[1]["pruned"]
                 row["batch32_speedup"] = latency[32]["dense"] / latency[32]["pruned"]
                 rows.append(row)
@@ -392,6 +401,53 @@ def _export_grid(encoders, widths, tmp: str) -> dict:
     return {"rows": rows}
 
 
+TRAINED = ["--flagfile=experiments/atari/dqn.flags", "--env=ALE/Pong-v5", "--encoder=nature",
+           "--width=3", "--num_envs=8", "--num_env_steps=3200", "--learning_starts=800",
+           "--pruning_frequency=10", "--log_interval=1600", "--eval_interval=3200",
+           "--checkpoint_interval=3200", "--eval_episodes=1", "--replay_capacity=20000",
+           "--epsilon_decay_steps=10000"]
+
+
+def _trained_export(tmp: str) -> dict:
+    """Exports of trained runs: Pong, Nature width 3, trained by tfprune-train dense and 95%
+    GMP (ERK; 600 updates, masks every 10 so that the schedule ends), the pruned one exported
+    by tfprune-export at --serving_batch_size 1 and 32. Bytes of both SavedModels (raw,
+    gzipped), each pruned report's own times of both served formats, and `serving/` latency
+    of the three, loaded as a user would and called alternately, at batch 1 and 32."""
+    runs = {name: os.path.join(tmp, f"trained-{name}") for name in ("dense", "pruned")}
+    for name, run_dir in runs.items():
+        _run(_ours([*TRAINED, f"--sparsity={0.95 if name == 'pruned' else 0}"]), run_dir)
+    exports = {"dense": os.path.join(runs["dense"], "export"),
+               "pruned, batch 1": os.path.join(runs["pruned"], "export")}
+    exports["pruned, batch 32"] = os.path.join(runs["pruned"], "export32")
+    subprocess.run([sys.executable, "-m", "tfprune_rl.export_cli", f"--run_dir={runs['pruned']}",
+                    "--format=saved_model", "--serving_batch_size=32",
+                    f"--output_dir={exports['pruned, batch 32']}"], cwd=REPO_ROOT, check=True,
+                   capture_output=True)
+    figures = {}
+    for name, export_dir in exports.items():
+        with open(os.path.join(export_dir, "report.json")) as f:
+            report = json.load(f)
+        figures[name] = {form: {key: report[form][key] for key in ("bytes", "gzip_bytes")}
+                         for form in ("serving", "saved_model")}
+        figures[name]["served"] = report["packing"].get("served")
+        figures[name]["report_batch_ms"] = report["packing"].get("batch_ms")
+    observations = random_observations("ALE/Pong-v5", True, 32, seed=0)
+    paths = {name: os.path.join(export_dir, "serving") for name, export_dir in exports.items()}
+    latency = {str(batch): _serving_ms(paths, observations, batch) for batch in (1, 32)}
+    dense = figures["dense"]["serving"]
+    for name, row in figures.items():
+        row["latency_ms"] = {batch: times[name] for batch, times in latency.items()}
+        row["raw_x_smaller"] = dense["bytes"] / row["serving"]["bytes"]
+        row["gzip_x_smaller"] = dense["gzip_bytes"] / row["serving"]["gzip_bytes"]
+        print(f"trained  {name}: serving {row['serving']['bytes'] / 1e6:.2f} MB "
+              f"({row['raw_x_smaller']:.2f}x smaller, {row['gzip_x_smaller']:.1f}x gzipped), "
+              f"saved_model {row['saved_model']['bytes'] / 1e6:.2f} MB, served {row['served']}, "
+              f"batch 1 {row['latency_ms']['1']:.2f} ms, batch 32 {row['latency_ms']['32']:.2f} "
+              f"ms", flush=True)
+    return figures
+
+
 def _export_table(rows: list[dict]) -> str:
     lines = ["| encoder | width | sparsity | served | SavedModel MB dense / pruned | x smaller | "
              "x smaller gzipped | TFLite MB pruned | batch 1 ms dense / pruned | batch 1 x | "
@@ -400,7 +456,7 @@ def _export_table(rows: list[dict]) -> str:
     for r in rows:
         lines.append(
             f"| {r['encoder']} | {r['width']} | {r['sparsity']} | {r['format']} | "
-            f"{r['dense_saved_model_bytes'] / 1e6:.1f} / {r['pruned_saved_model_bytes'] / 1e6:.2f} | "
+            f"{r['dense_serving_bytes'] / 1e6:.1f} / {r['pruned_serving_bytes'] / 1e6:.2f} | "
             f"{r['raw_dense_over_pruned']:.1f} | {r['gzip_dense_over_pruned']:.1f} | "
             f"{r['pruned_tflite_bytes'] / 1e6:.2f} | {r['latency_ms']['1']['dense']:.2f} / "
             f"{r['latency_ms']['1']['pruned']:.2f} | {r['batch1_speedup']:.2f} | "
@@ -422,8 +478,8 @@ def _export_figure(rows: list[dict], path: str) -> None:
                     pruned = [r["latency_ms"]["1"]["pruned"] for r in mine]
                     dense = [r["latency_ms"]["1"]["dense"] for r in mine]
                 else:
-                    pruned = [r["pruned_saved_model_bytes"] / 1e6 for r in mine]
-                    dense = [r["dense_saved_model_bytes"] / 1e6 for r in mine]
+                    pruned = [r["pruned_serving_bytes"] / 1e6 for r in mine]
+                    dense = [r["dense_serving_bytes"] / 1e6 for r in mine]
                 line, = ax.plot(sparsities, pruned, "o-", label=f"width {width} packed")
                 ax.axhline(np.median(dense), color=line.get_color(), linestyle="--",
                            label=f"width {width} dense")
@@ -465,7 +521,7 @@ def _table(report: dict) -> str:
 
 
 def main() -> None:
-    choices = [*THROUGHPUT, "cost", "masks", "pictures", "export"]
+    choices = [*THROUGHPUT, "cost", "masks", "pictures", "export", "trained_export"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="benchmark.json")
     parser.add_argument("--only", default=",".join(choices),
@@ -499,6 +555,8 @@ def main() -> None:
             print(_export_table(report["export"]["rows"]))
             _export_figure(report["export"]["rows"], args.figure)
             print(f"wrote {args.figure}")
+        if "trained_export" in names:
+            report["trained_export"] = _trained_export(tmp)
         for name in (name for name in names if name in THROUGHPUT):
             report["settings"][name] = _throughput(name, args.repeats, tmp)
     for scheme, size in report["replay_bytes_per_transition_1M_atari"].items():

@@ -8,7 +8,7 @@ from tfprune_rl.lazy import exports
 __getattr__, __all__ = exports(__name__, {
     "registry": ("AGENTS", "AgentSpec", "CONTINUOUS_AGENTS", "DqnHyperparams", "ONLINE_AGENTS",
                  "agent_spec"),
-    "create": ("create_agent", "make_optimizer", "per_example_loss"),
+    "create": ("create_agent", "make_optimizer", "per_example_loss", "sync_target"),
     "cql": ("conservative_penalty",),
     "exploration": ("epsilon_greedy", "linearly_decaying_epsilon"),
     "reinitialize": ("recycle_dormant", "reset_last_layer"),

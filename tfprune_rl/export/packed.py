@@ -13,20 +13,25 @@ A packed product gathers the inputs each unit reads, multiplies by the unit's va
 them. No scatter is used: XLA's CPU scatter is slower than a dense product. Buckets keep the
 padding small when some units keep far more weights than others, as trained masks do.
 
-Only dense layers are packed. Convolutions stay dense because every packed convolution we
-measured was slower than XLA's dense one at 70-94% sparsity (see the README). Whether packing
-pays is measured, not guessed: each candidate layer is timed packed and dense at batch 1, then
-the whole packed network against the whole dense one.
+Every dense or convolution kernel that packing makes smaller is stored packed. How it is
+served is measured, not guessed:
+- a dense layer multiplies packed where its packed product is faster than the dense one at the
+  batch it will serve (`serving_batch_size`), then only if the whole network is faster so too;
+- any other packed kernel (every convolution: each packed convolution we measured was slower
+  than XLA's dense one at 70-94% sparsity) is unpacked once, when the SavedModel loads, and
+  served by the dense product (`_LoadTimeKernel`).
 """
 
 import dataclasses
 import time
+import uuid
 from typing import Callable
 
 import numpy as np
 import tensorflow as tf
 
 from tfprune_rl.export.options import PACKINGS
+from tfprune_rl.networks.encoders import WindowConv2D
 from tfprune_rl.pruning import apply_masks, masked_kernels, strip
 
 BUCKETS = 4
@@ -114,6 +119,19 @@ def buckets(widths: np.ndarray) -> list[tuple[int, int, int]]:
     return runs
 
 
+def _add_packed_weights(layer: tf.keras.layers.Layer, packed: PackedKernel,
+                        bias: np.ndarray | None) -> None:
+    """Stores `packed` in `layer`'s variables (`VARIABLE_NAMES`), and its bias."""
+    for field, name in VARIABLE_NAMES.items():
+        value = getattr(packed, field)
+        setattr(layer, name, layer.add_weight(
+            name=name, shape=value.shape, dtype=tf.as_dtype(value.dtype), trainable=False,
+            initializer=tf.constant_initializer(value)))
+    if bias is not None:
+        layer.bias = layer.add_weight(name="bias", shape=bias.shape, trainable=False,
+                                      initializer=tf.constant_initializer(bias))
+
+
 class PackedDense(tf.keras.layers.Layer):
     """A `Dense` layer whose kernel is stored packed and multiplied packed (see the module)."""
 
@@ -129,14 +147,7 @@ class PackedDense(tf.keras.layers.Layer):
         return self._packed.nbytes
 
     def build(self, input_shape):
-        for field, name in VARIABLE_NAMES.items():
-            value = getattr(self._packed, field)
-            setattr(self, name, self.add_weight(
-                name=name, shape=value.shape, dtype=tf.as_dtype(value.dtype), trainable=False,
-                initializer=tf.constant_initializer(value)))
-        if self._bias is not None:
-            self.bias = self.add_weight(name="bias", shape=self._bias.shape, trainable=False,
-                                        initializer=tf.constant_initializer(self._bias))
+        _add_packed_weights(self, self._packed, self._bias)
 
     def call(self, inputs):
         indices = tf.cast(self.packed_indices, tf.int32)
@@ -150,6 +161,84 @@ class PackedDense(tf.keras.layers.Layer):
         if self._bias is not None:
             outputs = outputs + self.bias
         return self.activation(outputs)
+
+
+class _LoadTimeKernel(tf.saved_model.experimental.TrackableResource):
+    """A dense kernel rebuilt from a layer's packed variables when its SavedModel loads: TF
+    creates and initializes a resource at load, as it fills a lookup table. The file stores
+    only the kept weights; every call then reads a plain dense kernel. Its name is unique to
+    the export (resources of one name are one resource in a process)."""
+
+    def __init__(self, layer: tf.keras.layers.Layer, shape: tuple[int, ...]):
+        super().__init__()
+        self._layer, self._shape = layer, shape
+        self._name = f"{layer.name}_kernel_{uuid.uuid4().hex}"
+        self._initialize()
+
+    def _create_resource(self):
+        return tf.raw_ops.VarHandleOp(dtype=tf.float32, shape=self._shape,
+                                      shared_name=self._name)
+
+    def _initialize(self):
+        layer = self._layer
+        inputs, units = int(np.prod(self._shape[:-1])), self._shape[-1]
+        unit_of_entry = tf.repeat(tf.argsort(layer.packed_order), layer.packed_widths)
+        positions = tf.cast(layer.packed_indices, tf.int32) * units + unit_of_entry
+        dense = tf.scatter_nd(positions[:, None], layer.packed_values, [inputs * units])
+        tf.raw_ops.AssignVariableOp(resource=self.resource_handle,
+                                    value=tf.reshape(dense, self._shape))
+
+    def read(self) -> tf.Tensor:
+        return tf.ensure_shape(
+            tf.raw_ops.ReadVariableOp(resource=self.resource_handle, dtype=tf.float32),
+            self._shape)
+
+
+class _UnpackedAtLoad:
+    """A kernel layer stored packed and served dense: its `kernel` is unpacked once, when the
+    model loads (`_LoadTimeKernel`). For convolutions, and for dense layers whose packed
+    product is slower than the dense one."""
+
+    def __init__(self, layer: tf.keras.layers.Layer):
+        super().__init__(**layer.get_config())
+        self._packed = pack(layer.kernel.numpy())
+        self._bias = layer.bias.numpy() if layer.use_bias else None
+
+    @property
+    def packed_bytes(self) -> int:
+        return self._packed.nbytes
+
+    def build(self, input_shape):
+        _add_packed_weights(self, self._packed, self._bias)
+        self.load_time_kernel = _LoadTimeKernel(
+            self, tuple(int(d) for d in self._packed.dense_shape))
+        self.built = True
+
+    @property
+    def kernel(self) -> tf.Tensor:
+        return self.load_time_kernel.read()
+
+
+class UnpackedDense(_UnpackedAtLoad, tf.keras.layers.Dense):
+    pass
+
+
+class UnpackedConv2D(_UnpackedAtLoad, tf.keras.layers.Conv2D):
+    pass
+
+
+class UnpackedWindowConv2D(_UnpackedAtLoad, WindowConv2D):
+    pass
+
+
+UNPACKED = {tf.keras.layers.Dense: UnpackedDense, tf.keras.layers.Conv2D: UnpackedConv2D,
+            WindowConv2D: UnpackedWindowConv2D}  # each kernel layer's stored-packed twin
+
+
+def load_time_kernels(network) -> list[_LoadTimeKernel]:
+    """The kernels a serving network rebuilds when it loads (a SavedModel must track them)."""
+    return [layer.load_time_kernel for layer in network.stack
+            if isinstance(layer, _UnpackedAtLoad)]
 
 
 def best_seconds(functions: dict[str, Callable], inputs, rounds: int = _ROUNDS,
@@ -168,60 +257,70 @@ def best_seconds(functions: dict[str, Callable], inputs, rounds: int = _ROUNDS,
     return best
 
 
-def layer_choices(layers, packing: str) -> tuple[dict[str, dict], dict[str, PackedDense]]:
-    """For each dense layer with pruned weights: its sparsity, dense and packed bytes, and
-    (with `auto`) its batch-1 time dense and packed; `packed` says whether it is packed.
-    Also returns the packed layers chosen, by name.
+SERVING_BATCHES = (1, 32)  # the batches report.json times both served formats at
 
-    `packed` packs every layer that packing makes smaller; `auto` only those that are also
-    faster; `dense` none."""
+
+def layer_choices(layers, packing: str, batch_size: int = 1) -> tuple[dict, dict, dict]:
+    """For each dense or convolution layer with pruned weights: its sparsity, dense and packed
+    bytes, `packed` (stored packed: wherever that is smaller, unless `packing` is dense) and
+    `served` ("packed": the packed product; "dense": a dense kernel, unpacked when the model
+    loads). `packed` serves every dense layer stored packed with the packed product, `auto`
+    only those whose product is faster at `batch_size` (both times in the choice).
+    Convolutions are served dense. Also returns, by name, the layers stored packed as
+    `UnpackedDense`/`UnpackedConv2D`, and those served packed as `PackedDense`."""
     if packing not in PACKINGS:
         raise ValueError(f"unsupported packing {packing!r}; choose one of {', '.join(PACKINGS)}")
-    choices, chosen = {}, {}
+    choices, unpacked, products = {}, {}, {}
     for layer in layers:
-        if type(layer) is not tf.keras.layers.Dense or packing == "dense":
+        kind = type(layer)
+        if kind not in UNPACKED or packing == "dense":
             continue
         kernel = layer.kernel.numpy()
         zeros = int(np.sum(kernel == 0))
         if not zeros:
             continue
-        packed = PackedDense(layer)
+        stored = UNPACKED[kind](layer)
         choice = {"sparsity": zeros / kernel.size, "dense_bytes": kernel.nbytes,
-                  "packed_bytes": packed.packed_bytes}
+                  "packed_bytes": stored.packed_bytes, "served": "dense"}
         choice["packed"] = choice["packed_bytes"] < choice["dense_bytes"]
-        if choice["packed"] and packing == "auto":
-            compiled = {"dense": tf.function(layer, jit_compile=True),
-                        "packed": tf.function(packed, jit_compile=True)}
-            seconds = best_seconds(compiled, tf.random.normal((1, kernel.shape[0])))
-            choice.update({f"{name}_ms": 1000 * s for name, s in seconds.items()})
-            choice["packed"] = seconds["packed"] < seconds["dense"]
+        if choice["packed"] and kind is tf.keras.layers.Dense:
+            product = PackedDense(layer)
+            faster = packing == "packed"
+            if packing == "auto":
+                compiled = {"dense": tf.function(layer, jit_compile=True),
+                            "packed": tf.function(product, jit_compile=True)}
+                seconds = best_seconds(compiled, tf.random.normal((batch_size, kernel.shape[0])))
+                choice.update({f"{name}_ms": 1000 * s for name, s in seconds.items()})
+                faster = seconds["packed"] < seconds["dense"]
+            if faster:
+                choice["served"], products[layer.name] = "packed", product
         choices[layer.name] = choice
         if choice["packed"]:
-            chosen[layer.name] = packed
-    return choices, chosen
+            unpacked[layer.name] = stored
+    return choices, unpacked, products
 
 
-def serving_copy(network, packed_layers: dict[str, PackedDense] | None = None):
+def serving_copy(network, replacements: dict[str, tf.keras.layers.Layer] | None = None):
     """A wrapper-free copy of a QNetwork or actor holding its re-masked weights (the optimizer
-    moves pruned entries after each forward pass), with `packed_layers` (of that copy's
-    weights, by name) in place of their dense layers."""
-    packed_layers = packed_layers or {}
+    moves pruned entries after each forward pass), with `replacements` (made from that copy's
+    weights, by name) in place of its layers."""
+    replacements = replacements or {}
     apply_masks(masked_kernels(network.stack))
     sources = strip(network.stack)
 
     def transform(layers):
         for layer, source in zip(layers, sources):
             layer.set_weights(source.get_weights())
-        return [packed_layers.get(layer.name, layer) for layer in layers]
+        return [replacements.get(layer.name, layer) for layer in layers]
 
     return network.copy(layer_transform=transform, name=f"Serving{type(network).__name__}")
 
 
 @dataclasses.dataclass
 class Serving:
-    """What an export serves: `network` and its compiled `serve` function (packed where that
-    pays), the dense network and its function (for TFLite), and `report`: what was packed and
-    why."""
+    """What an export serves: `network` and its compiled `serve` function (stored packed and
+    multiplied packed where that pays), the plain dense network and its function (for
+    TFLite), and `report`: what was packed and why, and both served formats' times."""
 
     network: tf.keras.layers.Layer
     serve: Callable
@@ -230,30 +329,40 @@ class Serving:
     report: dict
 
 
-def choose_serving(network, packing: str, make_serve: Callable, observation: np.ndarray) -> Serving:
-    """Packs the layers `layer_choices` picks; with `auto`, keeps the packed network only if it
-    also serves one `observation` faster than the dense one."""
+def choose_serving(network, packing: str, make_serve: Callable, observations: np.ndarray,
+                   batch_size: int = 1) -> Serving:
+    """Stores each layer packed where `layer_choices` says, and serves its dense layers with
+    the packed product where it picks it; with `auto`, keeps those products only if the whole
+    network is also faster so at `batch_size` (of `observations`). Times the packed products
+    and dense serving at each of `SERVING_BATCHES` when both exist."""
     dense = serving_copy(network)
     dense_serve = make_serve(dense)
-    layers, chosen = layer_choices(dense.stack, packing)
-    report = {"packing": packing, "layers": layers}
+    layers, unpacked, products = layer_choices(dense.stack, packing, batch_size)
+    report = {"packing": packing, "serving_batch_size": batch_size, "layers": layers,
+              "format": "packed" if unpacked else "dense"}
+    stored = serving_copy(network, unpacked) if unpacked else dense
+    stored_serve = make_serve(stored) if unpacked else dense_serve
 
     def served_dense(reason: str) -> Serving:
-        return Serving(dense, dense_serve, dense, dense_serve,
-                       {**report, "format": "dense", "reason": reason})
+        for choice in layers.values():
+            choice["served"] = "dense"
+        return Serving(stored, stored_serve, dense, dense_serve,
+                       {**report, "served": "dense", "reason": reason})
 
-    if not chosen:
+    if not products:
         return served_dense("--packing=dense" if packing == "dense" else
-                            "no dense layer has pruned weights" if not layers else
-                            "no layer's packed product is both smaller and (auto) faster than "
-                            "its dense one at batch 1; see layers")
-    packed = serving_copy(network, chosen)
+                            "no layer has pruned weights" if not layers else
+                            "no dense layer's packed product is both smaller and (auto) faster "
+                            f"than its dense one at batch {batch_size}; see layers")
+    packed = serving_copy(network, {**unpacked, **products})
     serve = make_serve(packed)
-    if packing == "auto":
-        seconds = best_seconds({"dense": dense_serve, "packed": serve},
-                               tf.constant(observation[None]))
-        report["batch1_ms"] = {name: 1000 * s for name, s in seconds.items()}
-        if seconds["packed"] >= seconds["dense"]:
-            return served_dense(f"the packed network took {1000 * seconds['packed']:.3f} ms at "
-                                f"batch 1 against {1000 * seconds['dense']:.3f} ms dense")
-    return Serving(packed, serve, dense, dense_serve, {**report, "format": "packed"})
+    report["batch_ms"] = {}
+    for batch in sorted({*SERVING_BATCHES, batch_size}):
+        inputs = tf.constant(np.resize(observations, (batch, *observations.shape[1:])))
+        seconds = best_seconds({"dense": stored_serve, "packed": serve}, inputs)
+        report["batch_ms"][str(batch)] = {name: 1000 * s for name, s in seconds.items()}
+    times = report["batch_ms"][str(batch_size)]
+    if packing == "auto" and times["packed"] >= times["dense"]:
+        return served_dense(f"the packed products took {times['packed']:.3f} ms at batch "
+                            f"{batch_size} against {times['dense']:.3f} ms dense")
+    return Serving(packed, serve, dense, dense_serve, {**report, "served": "packed"})

@@ -1,10 +1,12 @@
-"""One export of a network: a directory with the SavedModel, optionally a .tflite file, and
-report.json, checked against the live greedy policy and written whole or not at all (built in
-a temporary directory, then renamed over the old one).
+"""One export of a network: a directory with two SavedModels (`serving/`, to deploy: plain
+TensorFlow loads it; `saved_model/`, for TF-Agents: `action` and the other policy
+signatures), optionally a .tflite file, and report.json; checked against the live greedy
+policy and written whole or not at all (built in a temporary directory, then renamed over
+the old one).
 
-The SavedModel serves the network packed where packing measures smaller and faster
-(`tfprune_rl.export.packed`); TFLite is converted from the dense serving function, because
-TFLite's own sparse format already stores only the kept weights.
+Both SavedModels store sparse kernels packed where that is smaller, and multiply packed where
+that measures faster (`tfprune_rl.export.packed`); TFLite is converted from the dense serving
+function, because TFLite's own sparse format already stores only the kept weights.
 """
 
 import json
@@ -18,12 +20,15 @@ from tf_agents.trajectories import time_step as ts
 
 from tfprune_rl.export.contents import summarize
 from tfprune_rl.export.options import check_export_options
-from tfprune_rl.export.packed import choose_serving
-from tfprune_rl.export.saved_model import greedy_q_policy, serving_function, write_saved_model
+from tfprune_rl.export.packed import Serving, choose_serving
+from tfprune_rl.export.saved_model import (
+    greedy_q_policy, serving_function, write_saved_model, write_serving_model,
+)
 from tfprune_rl.export.tflite import ACTION_AGREEMENT_BOUNDS, convert_to_tflite, run_tflite
 from tfprune_rl.networks import QNetwork
 
 SAVED_MODEL = "saved_model"
+SERVING_MODEL = "serving"
 TFLITE_FILE = "model.tflite"
 REPORT_FILE = "report.json"
 # Served Q-values lie within this fraction of the live ones' scale: their largest |Q|, or the
@@ -51,29 +56,26 @@ def check_finite(network: tf.keras.layers.Layer, outputs: np.ndarray) -> None:
 def export_network(
     q_network: QNetwork, time_step_spec, action_spec, output_dir: str, observations: np.ndarray,
     metadata: dict, train_step: int, formats=("saved_model",),
-    quantize: str = "none", packing: str = "auto",
+    quantize: str = "none", packing: str = "auto", serving_batch_size: int = 1,
 ) -> dict:
     """Exports to `output_dir` (replacing what is there only once the export is whole and checked).
 
-    The SavedModel is always written. `observations` (real ones, from the env) check the
+    The SavedModels are always written. `observations` (real ones, from the env) check the
     exported actions and Q-values and calibrate int8 quantization. `packing` is one of
-    `PACKINGS`. Returns the report.
+    `PACKINGS`; `auto` measures at `serving_batch_size`. Returns the report.
     """
     check_export_options(formats, quantize, packing)
     check_finite(q_network, q_network(tf.constant(observations))[0].numpy())
 
     def build(tmp_dir: str) -> dict:
-        saved_model_dir = os.path.join(tmp_dir, SAVED_MODEL)
         serving = choose_serving(q_network, packing,
                                  lambda network: serving_function(network, action_spec),
-                                 observations[0])
-        write_saved_model(greedy_q_policy(serving.network, time_step_spec, action_spec),
-                          serving.serve, saved_model_dir, train_step, metadata)
+                                 observations, serving_batch_size)
+        served = write_saved_models(
+            serving, greedy_q_policy(serving.network, time_step_spec, action_spec), tmp_dir,
+            train_step, metadata, observations)
         live = greedy_q_policy(q_network, time_step_spec, action_spec).action(
             ts.restart(tf.constant(observations), batch_size=len(observations))).action.numpy()
-        served = tf.saved_model.load(saved_model_dir).signatures["serving_default"](
-            observation=tf.constant(observations))
-        served = {name: value.numpy() for name, value in served.items()}
         if not np.array_equal(served["action"], live):
             raise ExportCheckError(
                 f"the SavedModel's actions differ from the live policy's on "
@@ -86,7 +88,7 @@ def export_network(
             raise ExportCheckError(f"the SavedModel's Q-values differ from the live network's "
                                    f"by {difference:.3g} of their scale, above "
                                    f"{Q_VALUE_TOLERANCE:g}")
-        report = saved_model_report(saved_model_dir, metadata, train_step, len(observations))
+        report = saved_model_report(tmp_dir, metadata, train_step, len(observations))
         report["packing"] = {**serving.report, "max_relative_q_value_difference": difference}
         if "tflite" in formats:
             tflite_path = os.path.join(tmp_dir, TFLITE_FILE)
@@ -97,6 +99,19 @@ def export_network(
         return report
 
     return build_export(output_dir, build)
+
+
+def write_saved_models(serving: Serving, policy, export_dir: str, train_step: int,
+                       metadata: dict, observations: np.ndarray) -> dict[str, np.ndarray]:
+    """Writes both SavedModels of `serving` (`policy` on its network for TF-Agents); returns
+    what the serving one, loaded back as a user loads it, serves on `observations`."""
+    serving_dir = os.path.join(export_dir, SERVING_MODEL)
+    write_serving_model(serving.network, serving.serve, serving_dir)
+    write_saved_model(policy, serving.serve, os.path.join(export_dir, SAVED_MODEL), train_step,
+                      metadata)
+    served = tf.saved_model.load(serving_dir).signatures["serving_default"](
+        observation=tf.constant(observations))
+    return {name: value.numpy() for name, value in served.items()}
 
 
 def build_export(output_dir: str, build: Callable[[str], dict]) -> dict:
@@ -125,8 +140,10 @@ def _file_figures(summary: dict) -> dict:
             "sparsity": summary["weight_sparsity"]}
 
 
-def saved_model_report(saved_model_dir: str, metadata: dict, train_step: int, num_observations: int) -> dict:
-    summary = summarize(saved_model_dir)
+def saved_model_report(export_dir: str, metadata: dict, train_step: int,
+                       num_observations: int) -> dict:
+    """What both SavedModels hold (sparsity read from the TF-Agents one)."""
+    summary = summarize(os.path.join(export_dir, SAVED_MODEL))
     layers = [t for t in summary["tensors"] if t["name"].endswith(("/kernel", "/bias"))]
     parameters = sum(int(np.prod(t["shape"])) for t in layers)
     return {
@@ -136,6 +153,7 @@ def saved_model_report(saved_model_dir: str, metadata: dict, train_step: int, nu
         "layer_sparsity": {t["name"].rsplit("/", 2)[-2]: t["zeros_fraction"]
                            for t in layers if t["name"].endswith("/kernel")},
         "saved_model": _file_figures(summary),
+        "serving": _file_figures(summarize(os.path.join(export_dir, SERVING_MODEL))),
         "checked_on_observations": num_observations,
     }
 

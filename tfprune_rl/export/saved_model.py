@@ -1,8 +1,13 @@
 """SavedModels of a policy for TF Serving and for TF-Agents.
 
-The SavedModel is what TF-Agents' `PolicySaver` writes (signatures `action`,
-`get_initial_state`, `get_train_step`, `get_metadata`, and policy_specs.pbtxt), plus a
-`serving_default` signature compiled with XLA. For a Q-network that signature maps observations
+Two SavedModels of the same network: `write_serving_model` writes `serving_default` alone,
+which plain TensorFlow loads (what TF Serving and `tf.saved_model.load` deploy);
+`write_saved_model` writes what TF-Agents' `PolicySaver` writes (signatures `action`,
+`get_initial_state`, `get_train_step`, `get_metadata`, and policy_specs.pbtxt) plus the same
+`serving_default`. The second cannot replace the first: its policy signatures hold
+TensorFlow Probability types, which `tf.saved_model.load` refuses unless TFP was imported
+first (and then only with Keras 2 selected by an environment variable). `serving_default` is
+compiled with XLA. For a Q-network that signature maps observations
 to `q_values` and `action`, plus what the network's head adds (`logits` and `probabilities` for
 a categorical head; an IQN head's Q-values are the mean over its fixed grid of fractions, so
 served actions are deterministic). The network
@@ -13,6 +18,7 @@ where that pays.
 import tensorflow as tf
 from tf_agents.policies import greedy_policy, policy_saver
 
+from tfprune_rl.export.packed import load_time_kernels
 from tfprune_rl.networks import QNetwork
 
 
@@ -51,6 +57,15 @@ def write_saved_model(policy, serve, path: str, train_step: int, metadata: dict)
     # PolicySaver has no way to add a signature but its own dict, which `signatures` returns.
     saver.signatures["serving_default"] = serve.get_concrete_function()
     saver.save(path)
+
+
+def write_serving_model(network, serve, path: str) -> None:
+    """Saves `serve` (a function of `network`) as `serving_default`, with nothing else: no
+    TF-Agents or TFP type, so that plain TensorFlow loads it."""
+    module = tf.Module()
+    module.weights = list(network.variables)
+    module.load_time_kernels = load_time_kernels(network)
+    tf.saved_model.save(module, path, signatures={"serving_default": serve.get_concrete_function()})
 
 
 def metadata_variable(name: str, value) -> tf.Variable:

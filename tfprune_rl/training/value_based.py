@@ -5,8 +5,9 @@ that point run first, in the same XLA call as the acting (`Learner`). Offline, a
 update on the fixed dataset; no env is stepped outside evaluation. The runner
 (`training/runner.py`) owns everything else: resuming, intervals, checkpoints, export, metrics.
 
-Mask updates, diagnostics, ReDo and resets happen right after the update at which they are
-due, before any later update and before the next action: a call's updates are split there.
+Target updates, mask updates, diagnostics, ReDo and resets happen right after the update at
+which they are due, before any later update and before the next action: a call's updates are
+split there.
 """
 
 import collections
@@ -19,7 +20,7 @@ from tf_agents.trajectories import time_step as ts
 
 from tfprune_rl import diagnostics, pruning, summaries
 from tfprune_rl.agents import (
-    epsilon_greedy, make_optimizer, recycle_dormant, reset_last_layer,
+    epsilon_greedy, make_optimizer, recycle_dormant, reset_last_layer, sync_target,
 )
 from tfprune_rl.envs import (
     env_specs, frame_stack_size, make_gym_env, make_vector_env, random_observations,
@@ -86,6 +87,7 @@ class ValueBasedTrainer:
             lambda step, batch: (self.updater.update(self.kernels, step, self.loss, batch),
                                  self.optimizer.zero_pruned_moments()), jit_compile=True)
         self.mask_updates = self.updater.update_steps()
+        self.sync_target = tf.function(lambda: sync_target(self.agent), jit_compile=True)
         self.act_for_eval = tf.function(lambda observation: self._epsilon_greedy(
             observation, config.eval_epsilon, self.eval_rng), jit_compile=True)
         self.envs, self.dataset = None, None
@@ -344,10 +346,11 @@ class ValueBasedTrainer:
                      + (f", from {config.mask_from} at its initial weights" if ticket else ""))
 
     def _next_event(self, update: int) -> int:
-        """The first update after `update` at which masks, diagnostics, ReDo or a reset are
-        due (diagnostics always have a period)."""
+        """The first update after `update` at which the target, masks, diagnostics, ReDo or a
+        reset are due (the target and diagnostics always have a period)."""
         c = self.config
-        periods = [p for p in (c.diagnostics_period, c.redo_period, c.reset_period) if p]
+        periods = [p for p in (c.hparams.target_update_period, c.diagnostics_period,
+                               c.redo_period, c.reset_period) if p]
         candidates = [(update // p + 1) * p for p in periods]
         masks = self.mask_updates
         if masks and update < masks[-1]:
@@ -355,9 +358,12 @@ class ValueBasedTrainer:
         return min(candidates)
 
     def _events(self, update: int) -> None:
-        """What is due right after `update`, in this order: masks, diagnostics, ReDo, reset."""
+        """What is due right after `update`, in this order: the target update (as TF-Agents
+        makes it, inside the update), masks, diagnostics, ReDo, reset."""
         c = self.config
         position = update if c.offline else self.env_step
+        if update % c.hparams.target_update_period == 0:
+            self.sync_target()
         if update in self.mask_updates:
             with self.timer.phase("masks"):
                 self.update_masks(tf.constant(update, tf.int64),
