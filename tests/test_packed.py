@@ -102,11 +102,11 @@ def test_auto_stores_packed_where_smaller_and_multiplies_packed_where_faster():
     assert slow["served"] == "dense" and slow["packed_ms"] > slow["dense_ms"]
     assert fast["packed"] and slow["packed"] and slow["packed_bytes"] < slow["dense_bytes"]
     assert not dense["packed"] and "dense_ms" not in dense  # 10% zeros: bigger packed, not timed
-    assert list(unpacked) == [layers[0].name, layers[1].name] and list(products) == [layers[0].name]
+    assert list(unpacked) == list(products) == [layers[0].name, layers[1].name]
     assert isinstance(unpacked[layers[1].name], export.UnpackedDense)
-    forced, _, products = packing.layer_choices(layers, "packed")
+    forced, _, _ = packing.layer_choices(layers, "packed")
     assert [forced[layer.name]["packed"] for layer in layers] == [True, True, False]
-    assert list(products) == [layers[0].name, layers[1].name]
+    assert [forced[layer.name]["served"] for layer in layers] == ["packed", "packed", "dense"]
     assert packing.layer_choices(layers, "dense") == ({}, {}, {})
 
 

@@ -267,7 +267,7 @@ def layer_choices(layers, packing: str, batch_size: int = 1) -> tuple[dict, dict
     loads). `packed` serves every dense layer stored packed with the packed product, `auto`
     only those whose product is faster at `batch_size` (both times in the choice).
     Convolutions are served dense. Also returns, by name, the layers stored packed as
-    `UnpackedDense`/`UnpackedConv2D`, and those served packed as `PackedDense`."""
+    `UnpackedDense`/`UnpackedConv2D`, and every packed dense layer's `PackedDense`."""
     if packing not in PACKINGS:
         raise ValueError(f"unsupported packing {packing!r}; choose one of {', '.join(PACKINGS)}")
     choices, unpacked, products = {}, {}, {}
@@ -284,7 +284,7 @@ def layer_choices(layers, packing: str, batch_size: int = 1) -> tuple[dict, dict
                   "packed_bytes": stored.packed_bytes, "served": "dense"}
         choice["packed"] = choice["packed_bytes"] < choice["dense_bytes"]
         if choice["packed"] and kind is tf.keras.layers.Dense:
-            product = PackedDense(layer)
+            product = products[layer.name] = PackedDense(layer)
             faster = packing == "packed"
             if packing == "auto":
                 compiled = {"dense": tf.function(layer, jit_compile=True),
@@ -293,7 +293,7 @@ def layer_choices(layers, packing: str, batch_size: int = 1) -> tuple[dict, dict
                 choice.update({f"{name}_ms": 1000 * s for name, s in seconds.items()})
                 faster = seconds["packed"] < seconds["dense"]
             if faster:
-                choice["served"], products[layer.name] = "packed", product
+                choice["served"] = "packed"
         choices[layer.name] = choice
         if choice["packed"]:
             unpacked[layer.name] = stored
@@ -333,8 +333,8 @@ def choose_serving(network, packing: str, make_serve: Callable, observations: np
                    batch_size: int = 1) -> Serving:
     """Stores each layer packed where `layer_choices` says, and serves its dense layers with
     the packed product where it picks it; with `auto`, keeps those products only if the whole
-    network is also faster so at `batch_size` (of `observations`). Times the packed products
-    and dense serving at each of `SERVING_BATCHES` when both exist."""
+    network is also faster so at `batch_size` (of `observations`). Times both formats at each
+    of `SERVING_BATCHES` whenever a dense layer is stored packed."""
     dense = serving_copy(network)
     dense_serve = make_serve(dense)
     layers, unpacked, products = layer_choices(dense.stack, packing, batch_size)
@@ -352,9 +352,12 @@ def choose_serving(network, packing: str, make_serve: Callable, observations: np
     if not products:
         return served_dense("--packing=dense" if packing == "dense" else
                             "no layer has pruned weights" if not layers else
-                            "no dense layer's packed product is both smaller and (auto) faster "
-                            f"than its dense one at batch {batch_size}; see layers")
-    packed = serving_copy(network, {**unpacked, **products})
+                            "no dense layer is smaller packed; see layers")
+    # The packed format: the layers whose product is faster, or all of them when none is (so
+    # that batch_ms shows the trade-off either way).
+    faster = {name: product for name, product in products.items()
+              if layers[name]["served"] == "packed"} or products
+    packed = serving_copy(network, {**unpacked, **faster})
     serve = make_serve(packed)
     report["batch_ms"] = {}
     for batch in sorted({*SERVING_BATCHES, batch_size}):
@@ -365,4 +368,6 @@ def choose_serving(network, packing: str, make_serve: Callable, observations: np
     if packing == "auto" and times["packed"] >= times["dense"]:
         return served_dense(f"the packed products took {times['packed']:.3f} ms at batch "
                             f"{batch_size} against {times['dense']:.3f} ms dense")
+    for name in faster:
+        layers[name]["served"] = "packed"
     return Serving(packed, serve, dense, dense_serve, {**report, "served": "packed"})
