@@ -12,7 +12,7 @@ from tfprune_rl.agents import (
     agent_spec, make_optimizer, per_example_loss, sync_target,
 )
 from tfprune_rl.networks import QNetwork
-from tfprune_rl.training.learner import as_transition
+from tfprune_rl.value_based.learner import as_transition
 
 HPARAMS = DqnHyperparams(learning_rate=1e-3, adam_epsilon=1e-8, gamma=0.99, target_update_period=5)
 

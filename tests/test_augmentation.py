@@ -9,8 +9,8 @@ from tf_agents.trajectories import time_step as ts
 
 from tfprune_rl.agents import AGENTS, DqnHyperparams, agent_spec, create_agent, make_optimizer
 from tfprune_rl.networks import QNetwork
-from tfprune_rl.training.augmentation import check_augmentation, random_shift
-from tfprune_rl.training.learner import Learner
+from tfprune_rl.value_based.augmentation import check_augmentation, random_shift
+from tfprune_rl.value_based.learner import Learner
 
 
 def _images(dtype=np.uint8, count=16):

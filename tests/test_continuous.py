@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 
 import cli
+from tfprune_rl.settings import config_with
 from tfprune_rl.export import saved_kernels
 from tfprune_rl.offline import DatasetError
 from tfprune_rl.offline.transitions import (
     FIELDS, MANIFEST, References, Transitions, load_transitions,
 )
 from tfprune_rl.sweeps import expand, log_path, parse_grid, run_dir
-from tfprune_rl.training.continuous_config import GenerationConfig
-from tfprune_rl.training.d4rl_datasets import KINDS, generate_datasets
+from tfprune_rl.continuous.config import GenerationConfig
+from tfprune_rl.continuous.datasets import KINDS, generate_datasets
 
 CONTINUOUS = "tfprune_rl.train_continuous"
 
@@ -261,8 +262,8 @@ def test_a_resumed_td3_bc_run_ends_bit_identical_to_a_straight_one(tmp_path):
     and going on to 300 gives the straight 300-update run's actor and evaluations."""
     import tensorflow as tf
 
-    from tfprune_rl.training.continuous_config import ContinuousConfig
-    from tfprune_rl.training.continuous import train_continuous
+    from tfprune_rl.continuous.config import ContinuousConfig
+    from tfprune_rl.continuous.trainer import train_continuous
 
     env = gym.make("Pendulum-v1")
     env.action_space.seed(1)
@@ -270,9 +271,9 @@ def test_a_resumed_td3_bc_run_ends_bit_identical_to_a_straight_one(tmp_path):
     data.save(str(tmp_path / "data.npz"))
 
     def run(root, updates):
-        config = ContinuousConfig(
+        config = config_with(ContinuousConfig,
             root_dir=str(tmp_path / root), dataset=str(tmp_path / "data.npz"),
-            env_id="Pendulum-v1", agent="td3_bc", sparsity=0.9, pruning="grasp",
+            env="Pendulum-v1", agent="td3_bc", sparsity=0.9, pruning="grasp",
             saliency_batches=2, num_updates=updates, batch_size=32, hidden_units=(16, 16),
             eval_interval=100, eval_episodes=1, log_interval=100, checkpoint_interval=100)
         return train_continuous(config, log=lambda line: None)
@@ -320,13 +321,13 @@ def test_gradual_magnitude_pruning_reaches_its_sparsity_on_both_networks(tmp_pat
     """--pruning=gmp: no mask at initialization, then the value-based paper's schedule (20% to
     80% of the updates, every 1,000) prunes each kernel to the target; TD3's actor, which
     trains every other update, too."""
-    from tfprune_rl.training.continuous_config import ContinuousConfig
-    from tfprune_rl.training.continuous import train_continuous
+    from tfprune_rl.continuous.config import ContinuousConfig
+    from tfprune_rl.continuous.trainer import train_continuous
 
     _random_transitions(size=300).save(str(tmp_path / "data.npz"))
     lines = []
-    config = ContinuousConfig(
-        root_dir=str(tmp_path / "run"), dataset=str(tmp_path / "data.npz"), env_id="Pendulum-v1",
+    config = config_with(ContinuousConfig,
+        root_dir=str(tmp_path / "run"), dataset=str(tmp_path / "data.npz"), env="Pendulum-v1",
         agent=agent, sparsity=0.8, pruning="gmp", num_updates=2500, batch_size=16,
         hidden_units=(16, 16), eval_interval=2500, eval_episodes=1, log_interval=500,
         checkpoint_interval=2500, reference_returns=(-1200.0, -150.0))
@@ -386,17 +387,16 @@ def test_a_killed_online_sac_run_resumes_with_its_replay_and_generators(tmp_path
     draws the same numbers, so the generator matches only if the checkpoint held it, and the
     replay holds every transition only if it was restored (the restart begins a new episode,
     so the weights differ)."""
-    from tfprune_rl.pruning import PolynomialSchedule
-    from tfprune_rl.training.continuous import train_continuous
-    from tfprune_rl.training.continuous_config import ContinuousConfig
+    from tfprune_rl.continuous.trainer import train_continuous
+    from tfprune_rl.continuous.config import ContinuousConfig
 
     def config(root):
-        return ContinuousConfig(
-            root_dir=str(tmp_path / root), mode="online", env_id="Pendulum-v1", agent="sac",
-            sparsity=0.9, pruning="gmp", distribution="erk", num_env_steps=2000,
+        return config_with(ContinuousConfig,
+            root_dir=str(tmp_path / root), mode="online", env="Pendulum-v1", agent="sac",
+            sparsity=0.9, pruning="gmp", sparsity_distribution="erk", num_env_steps=2000,
             learning_starts=500, batch_size=32, hidden_units=(16, 16), eval_interval=2000,
             eval_episodes=1, log_interval=500, checkpoint_interval=1000,
-            schedule=PolynomialSchedule(frequency=100))
+            pruning_frequency=100)
 
     def saved(root):
         generator = cli.checkpointed(tmp_path / root, "agent/rng/")

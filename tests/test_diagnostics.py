@@ -11,8 +11,8 @@ from tfprune_rl import diagnostics, pruning
 from tfprune_rl.agents import DqnHyperparams, create_agent, make_optimizer
 from tfprune_rl.networks import CategoricalHead, QNetwork, ValueHead
 from tfprune_rl.pruning import strip
-from tfprune_rl.training.jsonl_log import JsonlLog
-from tfprune_rl.training.learner import as_transition
+from tfprune_rl.lifecycle.jsonl_log import JsonlLog
+from tfprune_rl.value_based.learner import as_transition
 
 OBSERVATION = tensor_spec.TensorSpec((3,), tf.float32)
 ACTIONS = tensor_spec.BoundedTensorSpec((), tf.int64, np.int64(0), np.int64(1))

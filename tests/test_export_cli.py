@@ -15,7 +15,7 @@ import cli
 from tfprune_rl import export, export_cli, inspect_cli, pruning
 from tfprune_rl.entry_points import load_run_config
 from tfprune_rl.envs import random_observations
-from tfprune_rl.training.build import restore_q_network
+from tfprune_rl.value_based.build import restore_q_network
 
 pytestmark = pytest.mark.slow
 

@@ -8,14 +8,14 @@ import pytest
 import tensorflow as tf
 
 import cli
+from tfprune_rl.settings import config_with
 from tfprune_rl.agents import DqnHyperparams, create_agent, make_optimizer
 from tfprune_rl.agents.iqn import munchausen_targets, quantile_huber_loss
 from tfprune_rl.export import saved_kernels
 from tfprune_rl.networks import QNetwork, QuantileHead
 from tfprune_rl.networks.heads import cosine_embedding
-from tfprune_rl.pruning import PolynomialSchedule
-from tfprune_rl.training import TrainConfig, train
-from tfprune_rl.training.learner import as_transition
+from tfprune_rl.value_based import TrainConfig, train
+from tfprune_rl.value_based.learner import as_transition
 
 HPARAMS = DqnHyperparams(learning_rate=1e-3, adam_epsilon=1e-8, gamma=0.99, target_update_period=5)
 
@@ -175,10 +175,10 @@ def test_a_killed_iqn_run_resumes_with_its_fractions_generator(tmp_path):
     number of fractions, so the generator's final state matches only if the checkpoint held it
     (the episodes cut by the restart make the weights differ)."""
     def config(root):
-        return TrainConfig(root_dir=str(tmp_path / root), agent="iqn", width=1,
+        return config_with(TrainConfig, root_dir=str(tmp_path / root), agent="iqn", width=1,
                            hidden_units=(32,), num_env_steps=2000, learning_starts=200,
                            eval_interval=2000, eval_episodes=1, checkpoint_interval=1000,
-                           log_interval=500, schedule=PolynomialSchedule(frequency=100))
+                           log_interval=500, pruning_frequency=100)
 
     def generator_state(root):
         return cli.checkpointed(tmp_path / root, "agent/_rng/")

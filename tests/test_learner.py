@@ -5,19 +5,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfprune_rl import pruning
+from tfprune_rl.settings import config_with
 from tfprune_rl.replay import ReplayBuffer
-from tfprune_rl.training import TrainConfig, ValueBasedTrainer
-from tfprune_rl.training.learner import as_transition
+from tfprune_rl.value_based import TrainConfig, value_based_trainer
+from tfprune_rl.value_based.learner import as_transition
 
 
-def _trainer(tmp_path, name, **overrides) -> ValueBasedTrainer:
-    settings = dict(env_id="CartPole-v1", agent="dqn", width=1, hidden_units=(16, 16),
+def _trainer(tmp_path, name, **overrides) -> object:
+    settings = dict(env="CartPole-v1", agent="dqn", width=1, hidden_units=(16, 16),
                     batch_size=8, num_env_steps=400, learning_starts=0,
-                    schedule=pruning.PolynomialSchedule(frequency=10))
-    config = TrainConfig(root_dir=str(tmp_path / name), **{**settings, **overrides})
+                    pruning_frequency=10)
+    config = config_with(TrainConfig, root_dir=str(tmp_path / name), **{**settings, **overrides})
     (tmp_path / name).mkdir()  # the runner makes it for a real run
-    return ValueBasedTrainer(config, log=lambda line: None)
+    return value_based_trainer(config, log=lambda line: None)
 
 
 def _batch(seed: int, updates: int) -> dict:
@@ -106,7 +106,7 @@ def test_prioritized_replay_takes_every_updates_priorities(tmp_path):
 
     trainer.replay.sample, trainer.learner = recorded_sample, recorded_learner
     trainer.env_step = 3  # three updates due (an update per env step from step 0)
-    trainer._learn(trainer._due_updates(), act=True)  # pylint: disable=protected-access
+    trainer._learn(trainer._due_updates(), trainer.observation)  # pylint: disable=protected-access
     [call] = calls
     slots, priorities = call["batch"]["indices"].reshape(3, 8), call["priorities"]
     assert priorities.shape == (3, 8) and np.all(priorities > 0)

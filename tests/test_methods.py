@@ -10,13 +10,15 @@ import pytest
 import tensorflow as tf
 
 import cli
+from tfprune_rl.settings import config_with
 from tfprune_rl import pruning
 from tfprune_rl.export import saved_kernels
 from tfprune_rl.offline.transitions import Transitions
 from tfprune_rl.pruning.select import keep_largest
-from tfprune_rl.training import TrainConfig, ValueBasedTrainer, run, train
-from tfprune_rl.training.continuous import ContinuousTrainer, train_continuous
-from tfprune_rl.training.continuous_config import ContinuousConfig
+from tfprune_rl.lifecycle.runner import run
+from tfprune_rl.value_based import TrainConfig, train, value_based_trainer
+from tfprune_rl.continuous.trainer import ContinuousTrainer, train_continuous
+from tfprune_rl.continuous.config import ContinuousConfig
 
 W = np.array([[0.9, 0.0, -0.1, 0.0],
               [0.0, 0.5, 0.0, -0.3],
@@ -142,13 +144,13 @@ def test_static_erk_masks_match_the_erk_targets_and_never_move():
 
 def test_unknown_method_and_a_lottery_without_its_source_are_refused():
     with pytest.raises(ValueError, match="unknown pruning method 'obd'; choose one of gmp"):
-        TrainConfig(root_dir="unused", pruning="obd")
+        config_with(TrainConfig, root_dir="unused", pruning="obd")
     with pytest.raises(ValueError, match="--pruning=lottery needs --mask_from=RUN_DIR"):
-        TrainConfig(root_dir="unused", pruning="lottery")
+        config_with(TrainConfig, root_dir="unused", pruning="lottery")
     with pytest.raises(ValueError, match="mask_from=runs/a is read by --pruning=lottery only"):
-        TrainConfig(root_dir="unused", mask_from="runs/a")
+        config_with(TrainConfig, root_dir="unused", mask_from="runs/a")
     with pytest.raises(ValueError, match="regrow_end=0.01 with frequency 1000 leaves no mask"):
-        TrainConfig(root_dir="unused", pruning="rigl", regrow_end=0.01)
+        config_with(TrainConfig, root_dir="unused", pruning="rigl", regrow_end=0.01)
 
 
 class OneShotMagnitude(pruning.Updater):
@@ -163,14 +165,14 @@ class OneShotMagnitude(pruning.Updater):
 
 CARTPOLE = dict(num_env_steps=1200, learning_starts=400, eval_interval=1200, eval_episodes=1,
                 checkpoint_interval=600, log_interval=600, diagnostics_period=200,
-                schedule=pruning.PolynomialSchedule(frequency=100))
+                pruning_frequency=100)
 
 
 @pytest.fixture(scope="module")
 def gmp_source(tmp_path_factory):
     """A finished gmp run, the lottery ticket's source; with its initial weights."""
-    config = TrainConfig(root_dir=str(tmp_path_factory.mktemp("source")), seed=3, **CARTPOLE)
-    trainer = ValueBasedTrainer(config, log=lambda line: None)
+    config = config_with(TrainConfig, root_dir=str(tmp_path_factory.mktemp("source")), seed=3, **CARTPOLE)
+    trainer = value_based_trainer(config, log=lambda line: None)
     initial = [v.numpy().copy() for v in trainer.q_network.variables]
     run(trainer, log=lambda line: None)
     masks = [k.mask.numpy().copy() for k in trainer.kernels]
@@ -180,7 +182,7 @@ def gmp_source(tmp_path_factory):
 def test_a_registered_method_trains_and_prunes_once_at_its_step(tmp_path, monkeypatch):
     monkeypatch.setitem(pruning.METHODS, "one_shot_magnitude",
                        pruning.Method(OneShotMagnitude, lambda config: pruning.OneShot(0.5)))
-    config = TrainConfig(root_dir=str(tmp_path / "run"), pruning="one_shot_magnitude",
+    config = config_with(TrainConfig, root_dir=str(tmp_path / "run"), pruning="one_shot_magnitude",
                          sparsity=0.9, **CARTPOLE)
     metrics = train(config, log=lambda line: None)
     assert metrics["pruning"] == "one_shot_magnitude"
@@ -201,10 +203,10 @@ def test_every_method_trains_a_value_based_agent_to_its_sparsity(tmp_path, metho
     """Masks at the per-layer targets within one weight (the global one for SNIP and GraSP);
     every pruned weight zero in the exported files (a kept weight may be zero too: SET grows
     some from dead units, which never get a gradient)."""
-    config = TrainConfig(root_dir=str(tmp_path / method), pruning=method, sparsity=0.9,
+    config = config_with(TrainConfig, root_dir=str(tmp_path / method), pruning=method, sparsity=0.9,
                          **CARTPOLE)
     lines = []
-    trainer = ValueBasedTrainer(config, log=lines.append)
+    trainer = value_based_trainer(config, log=lines.append)
     run(trainer, log=lines.append)
     assert f"{method} masks at the first update: 0.9" in "\n".join(lines)
     masks = [k.mask.numpy() for k in trainer.kernels]
@@ -221,9 +223,9 @@ def test_every_method_trains_a_value_based_agent_to_its_sparsity(tmp_path, metho
 
 def test_lottery_ticket_is_the_source_initialization_times_its_final_masks(tmp_path, gmp_source):
     source_dir, initial, masks = gmp_source
-    config = TrainConfig(root_dir=str(tmp_path / "ticket"), pruning="lottery", sparsity=0.95,
+    config = config_with(TrainConfig, root_dir=str(tmp_path / "ticket"), pruning="lottery", sparsity=0.95,
                          mask_from=source_dir, seed=0, **CARTPOLE)
-    trainer = ValueBasedTrainer(config, log=lambda line: None)
+    trainer = value_based_trainer(config, log=lambda line: None)
     for ours, theirs in zip(trainer.q_network.variables, initial):
         np.testing.assert_array_equal(ours.numpy(), theirs)  # rewound, whatever our seed
     trainer._initialize_masks()  # pylint: disable=protected-access
@@ -237,12 +239,12 @@ def test_lottery_ticket_is_the_source_initialization_times_its_final_masks(tmp_p
     for kernel, mask in zip(trainer.kernels, masks):  # the masks never moved
         np.testing.assert_array_equal(kernel.mask.numpy(), mask)
 
-    wider = TrainConfig(root_dir=str(tmp_path / "wider"), pruning="lottery", width=2,
+    wider = config_with(TrainConfig, root_dir=str(tmp_path / "wider"), pruning="lottery", width=2,
                         mask_from=source_dir, **CARTPOLE)
     with pytest.raises(ValueError, match="its checkpoint does not fit this run's networks"):
-        ValueBasedTrainer(wider, log=lambda line: None)._initialize_masks()  # pylint: disable=protected-access
+        value_based_trainer(wider, log=lambda line: None)._initialize_masks()  # pylint: disable=protected-access
     with pytest.raises(ValueError, match="is not a finished run"):
-        ValueBasedTrainer(TrainConfig(root_dir=str(tmp_path / "x"), pruning="lottery",
+        value_based_trainer(config_with(TrainConfig, root_dir=str(tmp_path / "x"), pruning="lottery",
                                       mask_from=str(tmp_path / "ticket2"), **CARTPOLE))
 
 
@@ -273,11 +275,11 @@ def test_a_killed_continuous_run_resumes_to_the_uninterrupted_masks_and_weights(
     """Stopped at update 150 (checkpoint at 100, mask updates at 50, 100, 150, 200), resumed:
     the mask updates after the checkpoint redo the same draws and gradient batches."""
     def config(root):
-        return ContinuousConfig(
-            root_dir=str(tmp_path / root), dataset=pendulum_data, env_id="Pendulum-v1",
+        return config_with(ContinuousConfig,
+            root_dir=str(tmp_path / root), dataset=pendulum_data, env="Pendulum-v1",
             agent="bc", sparsity=0.9, pruning=method, num_updates=300, batch_size=32,
             hidden_units=(16, 16), eval_interval=300, eval_episodes=1, log_interval=50,
-            checkpoint_interval=100, schedule=pruning.PolynomialSchedule(frequency=50))
+            checkpoint_interval=100, pruning_frequency=50)
 
     straight = train_continuous(config("straight"), log=lambda line: None)
     with pytest.raises(cli.Stop):
@@ -294,8 +296,8 @@ def test_a_killed_continuous_run_resumes_to_the_uninterrupted_masks_and_weights(
 def test_a_continuous_lottery_ticket_rewinds_every_network_to_its_source(tmp_path,
                                                                         pendulum_data):
     def config(root, **fields):
-        return ContinuousConfig(
-            root_dir=str(tmp_path / root), dataset=pendulum_data, env_id="Pendulum-v1",
+        return config_with(ContinuousConfig,
+            root_dir=str(tmp_path / root), dataset=pendulum_data, env="Pendulum-v1",
             agent="td3_bc", sparsity=0.9, num_updates=100, batch_size=32, hidden_units=(16, 16),
             eval_interval=100, eval_episodes=1, log_interval=100, checkpoint_interval=100,
             **fields)

@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 
 import cli
+from tfprune_rl.settings import config_with
 from tfprune_rl.export import saved_kernels
 from tfprune_rl.offline import (
     MANIFEST, DatasetError, DatasetRecorder, DatasetSpec, load_dataset, read_manifest,
 )
-from tfprune_rl.pruning import PolynomialSchedule
 from tfprune_rl.offline.dqn_replay import STORE_FIELDS, as_rows, store_path
 from tfprune_rl.replay import ReplayBuffer
-from tfprune_rl.training import TrainConfig, train, value_based
+from tfprune_rl.value_based import TrainConfig, train
+from tfprune_rl.value_based import trainer as value_based
 
 STACK = 4
 FRAME = (3, 2)
@@ -260,11 +261,11 @@ def test_offline_training_steps_the_env_only_to_evaluate_and_resumes_exactly(tmp
                         lambda env_id, sticky, render_mode: _CountingEnv(gym.make(env_id), counter))
     for name in ("make_vector_env", "random_observations"):
         monkeypatch.setattr(value_based, name, lambda *args, name=name: pytest.fail(f"{name} called"))
-    config = TrainConfig(
+    config = config_with(TrainConfig,
         root_dir=str(tmp_path / "run"), mode="offline", dataset=directory, agent="cql",
         num_updates=600, eval_interval=300, eval_episodes=3, checkpoint_interval=200,
         log_interval=300, diagnostics_period=300, width=1,
-        schedule=PolynomialSchedule(frequency=60))
+        pruning_frequency=60)
     lines = []
     metrics = train(config, log=lines.append)
     with open(os.path.join(config.root_dir, "evaluations.jsonl")) as f:

@@ -20,9 +20,9 @@ import cli
 from tfprune_rl import summaries, video
 from tfprune_rl.envs import make_gym_env
 from tfprune_rl.export import saved_kernels
-from tfprune_rl.training.config import TrainConfig
-from tfprune_rl.training.evaluation import evaluate
-from tfprune_rl.training.runner import hparams
+from tfprune_rl.value_based.config import TrainConfig
+from tfprune_rl.lifecycle.evaluation import evaluate
+from tfprune_rl.lifecycle.runner import hparams
 
 EPISODES = 3
 RUN = ["--flagfile=experiments/minatar/dqn.flags", "--env=MinAtar/Breakout-v1", "--width=1",
@@ -63,8 +63,8 @@ def test_a_nature_width_3_layer_s_mask_image_is_readable_and_keeps_its_density()
 def test_hparams_are_every_config_field_but_the_run_directory():
     values = hparams(TrainConfig(root_dir="runs/x"))
     assert "root_dir" not in values
-    assert values["width"] == 4 and values["sparsity"] == 0.95 and values["env_id"] == "CartPole-v1"
-    assert values["schedule.start"] == 0.2 and values["hparams.learning_rate"] == 1e-3
+    assert values["width"] == 4 and values["sparsity"] == 0.95 and values["env"] == "CartPole-v1"
+    assert values["pruning_start"] == 0.2 and values["learning_rate"] == 1e-3
     assert values["hidden_units"] == "(64, 64)"
     assert all(isinstance(value, (bool, int, float, str)) for value in values.values())
 
@@ -224,7 +224,7 @@ def test_tensorboard_serves_scalars_masks_histograms_video_and_hparams(pictured_
 
     experiment = json.loads(board("/data/plugin/hparams/experiment", {"experimentName": ""}))
     names = {info["name"] for info in experiment["hparamInfos"]}
-    assert {"env_id", "agent", "encoder", "width", "sparsity", "pruning", "seed"} <= names
+    assert {"env", "agent", "encoder", "width", "sparsity", "pruning", "seed"} <= names
     assert {info["name"]["tag"] for info in experiment["metricInfos"]} == {
         "1_return/eval", "2_sparsity/total"}
     groups = json.loads(board("/data/plugin/hparams/session_groups", {

@@ -12,12 +12,12 @@ from absl import flags
 
 from conftest import REPO_ROOT
 from tfprune_rl.entry_points import (
-    TRAINERS, config_from_flags, define_run_flags, load_run_config, run_flag_values,
+    TRAINERS, load_run_config, run_flag_values,
 )
 from tfprune_rl.envs import make_gym_env
 from tfprune_rl.lazy import load
 from tfprune_rl.sweeps import expand, parse_grid, read_games
-from tfprune_rl.training.run_dir import claim_run_dir
+from tfprune_rl.lifecycle.run_dir import claim_run_dir
 
 EXPERIMENTS = os.path.join(REPO_ROOT, "experiments")
 AGENT_PRESETS = sorted(glob.glob(os.path.join(EXPERIMENTS, "*", "*.flags")))
@@ -45,7 +45,7 @@ def test_atari_presets(preset, agent, learning_rate, n_step, encoder, width):
     assert config.hparams.target_update_period == 2000 and config.update_period == 4
     assert config.num_env_steps == 10_000_000 and config.sticky_actions
     assert config.total_updates == 2_495_000  # updates from step 20k to 10M, one per 4 steps
-    assert config.schedule.window(config.total_updates) == (499_000, 1_996_000)
+    assert config.pruning.schedule.window(config.total_updates) == (499_000, 1_996_000)
 
 
 @pytest.mark.parametrize("agent", ["der", "drq_eps"])
@@ -71,12 +71,12 @@ def test_atari100k_presets_are_each_papers_setting(agent, long_run):
 def test_online_sac_preset_is_the_papers_setting():
     config = _config(f"--flagfile={EXPERIMENTS}/continuous/sac_online.flags", "--env=Ant-v5",
                      "--width=5", "--sparsity=0.95", trainer="continuous")
-    assert (config.online, config.agent, config.pruning, config.width) == (True, "sac", "gmp", 5)
+    assert (config.online, config.agent, config.pruning.method, config.width) == (True, "sac", "gmp", 5)
     assert (config.num_env_steps, config.learning_starts, config.update_period) == (
         1_000_000, 10_000, 1)
     assert (config.batch_size, tuple(config.hidden_units)) == (256, (256, 256))
     assert config.total_updates == 990_000
-    assert config.schedule.window(config.total_updates) == (198_000, 792_000)
+    assert config.pruning.schedule.window(config.total_updates) == (198_000, 792_000)
     for task in read_games([f"{EXPERIMENTS}/continuous/mujoco_online_tasks.txt"]):
         load(TRAINERS["continuous"].make_env)(task).close()
 
@@ -85,7 +85,7 @@ def test_online_sac_preset_is_the_papers_setting():
 def test_minatar_presets(agent):
     config = _config(f"--flagfile={EXPERIMENTS}/minatar/{agent}.flags",
                      "--env=MinAtar/Breakout-v1", "--width=3")
-    assert config.encoder == "minatar" and config.sparsity == 0.95
+    assert config.encoder == "minatar" and config.pruning.sparsity == 0.95
     assert config.n_step == (3 if agent == "rainbow_lite" else 1)
 
 
@@ -141,7 +141,7 @@ def test_atari_offline_presets_are_the_papers_setting(agent):
     assert config.dataset_fraction == 0.05
     assert config.dataset_path == "dqn-replay/Pong/1/replay_logs"
     assert config.n_step == (3 if agent == "cql_c51" else 1)
-    assert config.schedule.window(config.total_updates) == (2_500_000, 10_000_000)
+    assert config.pruning.schedule.window(config.total_updates) == (2_500_000, 10_000_000)
 
 
 def test_minatar_offline_preset_reads_each_games_recorded_dataset():
@@ -149,7 +149,7 @@ def test_minatar_offline_preset_reads_each_games_recorded_dataset():
                      f"--flagfile={EXPERIMENTS}/offline/minatar_datasets.flags",
                      "--env=MinAtar/Seaquest-v1")
     assert config.offline and config.agent == "cql" and config.encoder == "minatar"
-    assert config.num_updates == 25_000 and config.sparsity == 0.95
+    assert config.num_updates == 25_000 and config.pruning.sparsity == 0.95
     assert config.dataset_path == "runs/minatar-datasets/Seaquest/dataset"
 
 
@@ -178,16 +178,16 @@ def test_sweep_presets_define_valid_trials(name, monkeypatch):
     configs = [_config(*trial.trainer_args(values["trainer_flagfile"], "/sweep"), trainer=trainer)
                for trial in trials if trial.seed == 0]
     if name == "mujoco_single_shot":  # the grid, its dense point in mujoco_dense
-        assert {config.sparsity for config in configs} == {0.5, 0.8, 0.9, 0.95, 0.99}
-        assert {config.pruning for config in configs} == {"snip", "grasp", "static", "gmp"}
+        assert {config.pruning.sparsity for config in configs} == {0.5, 0.8, 0.9, 0.95, 0.99}
+        assert {config.pruning.method for config in configs} == {"snip", "grasp", "static", "gmp"}
         assert {config.agent for config in configs} == {"bc", "td3_bc", "cql_sac"}
     elif name in ("atari_methods_dqn", "minatar_methods_small"):  # dense: another preset
-        assert {config.sparsity for config in configs} == {0.95}
-        assert {config.pruning for config in configs} == {"gmp", "static", "set", "rigl"}
+        assert {config.pruning.sparsity for config in configs} == {0.95}
+        assert {config.pruning.method for config in configs} == {"gmp", "static", "set", "rigl"}
     elif name in ("mujoco_dense", "minatar_methods_dense_small"):
-        assert {config.sparsity for config in configs} == {0.0}
+        assert {config.pruning.sparsity for config in configs} == {0.0}
     else:
-        assert {config.sparsity for config in configs} >= {0.0, 0.95}
+        assert {config.pruning.sparsity for config in configs} >= {0.0, 0.95}
     assert len({config.env_id for config in configs}) in (1, 2, 3, 5, 15, 17, 26)
 
 
@@ -202,7 +202,7 @@ def test_every_preset_file_is_covered():
 
 @pytest.mark.parametrize("flag, message", [
     ("--sparsity=-0.1", "sparsity=-0.1 must be in [0, 1)"),
-    ("--width=0", "width=0 must be an integer >= 1"),
+    ("--width=0", "width=0 must be >= 1"),
     ("--agent=c52", "unknown agent 'c52'; choose one of dqn, double_dqn, c51"),
     ("--encoder=resnet", "unknown encoder 'resnet'; choose one of mlp, minatar, nature, impala"),
     ("--replay_scheme=greedy", "unknown replay scheme 'greedy'; choose one of uniform, prioritized"),
@@ -243,9 +243,9 @@ def test_continuous_presets_are_td3_bc_with_a_95_percent_snip_mask():
                      trainer="continuous")
     assert (config.num_updates, config.batch_size, tuple(config.hidden_units)) == (
         1_000_000, 256, (256, 256))
-    assert (config.sparsity, config.pruning, config.saliency_batches) == (0.95, "snip", 1)
+    assert (config.pruning.sparsity, config.pruning.method, config.pruning.saliency_batches) == (0.95, "snip", 1)
     assert (config.eval_interval, config.eval_episodes) == (5_000, 10)
-    assert config.dataset == "datasets/Hopper/medium.npz"
+    assert config.dataset_path == "datasets/Hopper/medium.npz"
     budget = _config(f"--flagfile={EXPERIMENTS}/continuous/paper.flags",
                      f"--flagfile={EXPERIMENTS}/continuous/budget_cpu.flags", "--dataset=d.npz",
                      trainer="continuous")
@@ -256,7 +256,7 @@ def test_continuous_presets_are_td3_bc_with_a_95_percent_snip_mask():
 
 
 @pytest.mark.parametrize("flag, message", [
-    ("--agent=ppo", "--agent=ppo: value should be one of <bc|td3|td3_bc|sac|cql_sac>"),
+    ("--agent=ppo", "unknown agent 'ppo'; choose one of bc, td3, td3_bc, sac, cql_sac"),
     ("--mode=online --agent=td3_bc --dataset=",
      "agent td3_bc learns from a dataset; --mode=online trains sac or td3"),
     ("--mode=online --agent=sac", "dataset=d.npz is read by --mode=offline only"),
@@ -267,7 +267,7 @@ def test_continuous_presets_are_td3_bc_with_a_95_percent_snip_mask():
     ("--num_updates=0", "num_updates=0 must be >= 1"),
     ("--saliency_batches=0", "saliency_batches=0 must be >= 1"),
     ("--hidden_units=256,0", "hidden_units=[256, 0] must be positive sizes"),
-    ("--reference_returns=1", "reference_returns=1 must be two numbers: random,expert"),
+    ("--reference_returns=1", "reference_returns=1.0 must be two different returns: random,expert"),
     ("--reference_returns=a,b", "reference_returns=a,b must be numbers"),
     ("--dataset=", "--mode=offline needs --dataset"),
 ])
@@ -279,11 +279,20 @@ def test_bad_continuous_flag_values_are_named(flag, message):
 
 def test_a_moved_run_reads_back_from_its_flags_txt(tmp_path):
     values = flags.FlagValues()
-    names = define_run_flags(values)
+    names = TRAINERS["value_based"].define_flags(values)
     values(["tfprune-train", f"--root_dir={tmp_path / 'run'}", "--agent=c51", "--nosticky_actions",
             "--hidden_units=32,16", "--sparsity=0.9", "--pruning_start=0.1", "--v_max=5"])
-    config = config_from_flags(values)
+    config = TRAINERS["value_based"].config_from_flags(values)
     claim_run_dir(config.root_dir, run_flag_values(values, names))
     os.rename(tmp_path / "run", tmp_path / "moved")
     moved = str(tmp_path / "moved")
     assert load_run_config(moved) == dataclasses.replace(config, root_dir=moved)
+
+
+def test_readme_flag_tables_are_made_from_the_declarations():
+    from tools.flag_tables import README, readme_with_tables
+
+    with open(README) as f:
+        text = f.read()
+    assert "| `--pruning_frequency` | `1000` |" in text
+    assert text == readme_with_tables(text), "README is stale: run python tools/flag_tables.py"

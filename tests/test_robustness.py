@@ -15,13 +15,14 @@ import tensorflow as tf
 
 import cli
 from conftest import REPO_ROOT
+from tfprune_rl.settings import config_with
 from tfprune_rl import pruning
 from tfprune_rl.export import ExportCheckError, export_network
 from tfprune_rl.networks import QNetwork
-from tfprune_rl.training import TrainConfig, ValueBasedTrainer, train
-from tfprune_rl.training.checkpoints import CheckpointError
-from tfprune_rl.training.run_dir import checkpoint_steps
-from tfprune_rl.training.run_dir import lock_run_dir
+from tfprune_rl.value_based import TrainConfig, value_based_trainer, train
+from tfprune_rl.lifecycle.checkpoints import CheckpointError
+from tfprune_rl.lifecycle.run_dir import checkpoint_steps
+from tfprune_rl.lifecycle.run_dir import lock_run_dir
 
 
 class _Killed(Exception):
@@ -29,12 +30,12 @@ class _Killed(Exception):
 
 
 def _config(root_dir, **overrides) -> TrainConfig:
-    settings = dict(env_id="CartPole-v1", agent="dqn", width=1, hidden_units=(16, 16),
+    settings = dict(env="CartPole-v1", agent="dqn", width=1, hidden_units=(16, 16),
                     sparsity=0.9, num_env_steps=1500, learning_starts=200,
-                    schedule=pruning.PolynomialSchedule(frequency=50), eval_interval=250,
+                    pruning_frequency=50, eval_interval=250,
                     eval_episodes=1, checkpoint_interval=250, log_interval=250,
                     diagnostics_period=100, diagnostics_batch_size=64)
-    return TrainConfig(root_dir=str(root_dir), **{**settings, **overrides})
+    return config_with(TrainConfig, root_dir=str(root_dir), **{**settings, **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +144,7 @@ def test_a_diverged_run_stops_at_its_first_train_call_and_keeps_finite_checkpoin
 
 def test_q_estimates_beyond_what_rewards_allow_warn_once(tmp_path):
     lines = []
-    trainer = ValueBasedTrainer(_config(tmp_path / "run"), lines.append)
+    trainer = value_based_trainer(_config(tmp_path / "run"), lines.append)
     observation = np.zeros((1, 4), np.float32)
     for t in range(80):
         trainer.replay.add(observation, [t % 2], [1.0], [False], [False], observation)

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from tfprune_rl.training.run_dir import claim_run_dir, read_flagfile
+from tfprune_rl.lifecycle.run_dir import claim_run_dir, read_flagfile
 
 FLAGS = {"env": "CartPole-v1", "width": "4", "sparsity": "0.95"}
 

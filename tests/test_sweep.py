@@ -13,7 +13,7 @@ import pytest
 import cli
 from conftest import REPO_ROOT
 from tfprune_rl.sweeps import expand, is_finished, log_path, parse_grid, run_dir, run_sweep, runner
-from tfprune_rl.training.run_dir import run_dir_holder
+from tfprune_rl.lifecycle.run_dir import run_dir_holder
 
 
 def test_grid_expands_to_every_combination_with_stable_ids():
@@ -143,7 +143,7 @@ def test_a_trial_another_process_holds_waits_and_never_gets_a_second_trainer(tmp
     root = str(tmp_path)
     held = os.path.join(root, RUN_IDS[0])
     holder = subprocess.Popen(  # a stand-in trainer: takes the lock, finishes on request
-        [sys.executable, "-c", "import os, sys; from tfprune_rl.training.run_dir import "
+        [sys.executable, "-c", "import os, sys; from tfprune_rl.lifecycle.run_dir import "
          "lock_run_dir; lock_run_dir(sys.argv[1]); print('locked', flush=True); "
          "sys.stdin.readline(); open(os.path.join(sys.argv[1], 'metrics.json'), 'w').write('{}')",
          held], cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -11,7 +11,7 @@ from absl import flags, logging
 from tfprune_rl.console import quiet_startup
 from tfprune_rl.entry_points import fail, run_app
 from tfprune_rl.envs.ids import CONTINUOUS_ENV_EXAMPLES, check_env_id, game_name
-from tfprune_rl.training.continuous_config import GenerationConfig
+from tfprune_rl.continuous.config import GenerationConfig
 
 PROGRAM = "tfprune-datasets"
 DEFAULTS = GenerationConfig(env_id="HalfCheetah-v5", output_dir="datasets/{game}")
@@ -46,8 +46,8 @@ def main(argv):
     except ValueError as error:
         fail(PROGRAM, str(error))
     with quiet_startup():
-        from tfprune_rl.training.d4rl_datasets import generate_datasets
-        from tfprune_rl.training.runner import RUN_STOPS
+        from tfprune_rl.continuous.datasets import generate_datasets
+        from tfprune_rl.lifecycle.runner import RUN_STOPS
     try:
         generate_datasets(config, log=lambda line: print(line, flush=True))
     except (ValueError, *RUN_STOPS) as error:

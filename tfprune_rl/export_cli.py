@@ -17,7 +17,7 @@ from tfprune_rl.entry_points import fail, file_errors, load_run_config, run_app
 from tfprune_rl.export.options import (
     CHECK_OBSERVATIONS, FORMATS, PACKINGS, QUANTIZATIONS, check_export_options,
 )
-from tfprune_rl.training.run_dir import checkpoint_steps
+from tfprune_rl.lifecycle.run_dir import checkpoint_steps
 
 PROGRAM = "tfprune-export"
 FLAGS = flags.FLAGS
@@ -82,7 +82,7 @@ def main(argv):
     with quiet_startup():
         from tfprune_rl.envs import random_observations
         from tfprune_rl.export import REPORT_FILE, ExportCheckError, export_network
-        from tfprune_rl.training.build import export_metadata, restore_q_network
+        from tfprune_rl.value_based.build import export_metadata, restore_q_network
     try:
         output_dir = FLAGS.output_dir or os.path.join(FLAGS.run_dir, "export")
         q_network, time_step_spec, action_spec, train_step = restore_q_network(config, step)

@@ -20,7 +20,7 @@ with quiet_startup():
         BACKENDS, LocalBackend, RayBackend, Trial, expand, is_finished, parse_grid, read_games,
         run_dir, run_sweep,
     )
-    from tfprune_rl.training.run_dir import check_flags
+    from tfprune_rl.lifecycle.run_dir import check_flags
 
 PROGRAM = "tfprune-sweep"
 FLAGS = flags.FLAGS

@@ -15,13 +15,12 @@ once; only a valid run imports what trains.
 from absl import flags, logging
 
 from tfprune_rl.console import quiet_startup
-from tfprune_rl.entry_points import (
-    config_from_flags, define_run_flags, fail, run_app, run_flag_values,
-)
+from tfprune_rl.entry_points import TRAINERS, fail, run_app, run_flag_values
 
 PROGRAM = "tfprune-train"
 FLAGS = flags.FLAGS
-RUN_FLAG_NAMES = define_run_flags(FLAGS)
+TRAINER = TRAINERS["value_based"]
+RUN_FLAG_NAMES = TRAINER.define_flags(FLAGS)
 
 
 def main(argv):
@@ -29,18 +28,18 @@ def main(argv):
         fail(PROGRAM, f"unexpected arguments {argv[1:]}; all options are --flags")
     logging.set_verbosity(logging.ERROR)  # progress lines are printed; TF's INFO would bury them
     try:
-        config = config_from_flags(FLAGS)
+        config = TRAINER.config_from_flags(FLAGS)
     except ValueError as error:
         fail(PROGRAM, str(error))
     with quiet_startup():
         from tfprune_rl import video
         from tfprune_rl.envs import env_specs, make_gym_env
         from tfprune_rl.offline import DatasetError, dataset_chunks, dataset_spec
-        from tfprune_rl.training import train
-        from tfprune_rl.training.augmentation import check_augmentation
-        from tfprune_rl.training.build import check_memory
-        from tfprune_rl.training.run_dir import claim_run_dir
-        from tfprune_rl.training.runner import RUN_STOPS
+        from tfprune_rl.value_based import train
+        from tfprune_rl.value_based.augmentation import check_augmentation
+        from tfprune_rl.value_based.build import check_memory
+        from tfprune_rl.lifecycle.run_dir import claim_run_dir
+        from tfprune_rl.lifecycle.runner import RUN_STOPS
     try:
         env = make_gym_env(config.env_id, config.sticky_actions,
                            "rgb_array" if config.capture_video else None)

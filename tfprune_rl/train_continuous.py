@@ -11,13 +11,12 @@ Flags are checked before TensorFlow is imported (see tfprune_rl.train).
 from absl import flags, logging
 
 from tfprune_rl.console import quiet_startup
-from tfprune_rl.entry_points import (
-    continuous_config_from_flags, define_continuous_flags, fail, run_app, run_flag_values,
-)
+from tfprune_rl.entry_points import TRAINERS, fail, run_app, run_flag_values
 
 PROGRAM = "tfprune-train-continuous"
 FLAGS = flags.FLAGS
-RUN_FLAG_NAMES = define_continuous_flags(FLAGS)
+TRAINER = TRAINERS["continuous"]
+RUN_FLAG_NAMES = TRAINER.define_flags(FLAGS)
 
 
 def main(argv):
@@ -25,16 +24,16 @@ def main(argv):
         fail(PROGRAM, f"unexpected arguments {argv[1:]}; all options are --flags")
     logging.set_verbosity(logging.ERROR)
     try:
-        config = continuous_config_from_flags(FLAGS)
+        config = TRAINER.config_from_flags(FLAGS)
     except ValueError as error:
         fail(PROGRAM, str(error))
     with quiet_startup():
         from tfprune_rl import video
         from tfprune_rl.envs import continuous_specs, make_continuous_env
         from tfprune_rl.offline.transitions import load_transitions
-        from tfprune_rl.training.continuous import check_dataset, train_continuous
-        from tfprune_rl.training.run_dir import claim_run_dir
-        from tfprune_rl.training.runner import RUN_STOPS
+        from tfprune_rl.continuous.trainer import check_dataset, train_continuous
+        from tfprune_rl.lifecycle.run_dir import claim_run_dir
+        from tfprune_rl.lifecycle.runner import RUN_STOPS
     try:
         env = make_continuous_env(config.env_id, "rgb_array" if config.capture_video else None)
         observation_spec, action_spec = continuous_specs(env)

@@ -72,9 +72,9 @@ with quiet_startup():
     from tfprune_rl.export import export_network
     from tfprune_rl.export import packed
     from tfprune_rl.replay import ReplayBuffer
-    from tfprune_rl.training import TrainConfig, ValueBasedTrainer
-    from tfprune_rl.training.build import build_q_network
-    from tfprune_rl.training.config import pruning_config
+    from tfprune_rl.settings import config_with
+    from tfprune_rl.value_based import TrainConfig, value_based_trainer
+    from tfprune_rl.value_based.build import build_q_network
 
 MINATAR = ["--flagfile=experiments/minatar/dqn.flags", "--env=MinAtar/Breakout-v1",
            "--num_env_steps=40000", "--learning_starts=5000", "--log_interval=10000",
@@ -163,11 +163,11 @@ def _mask_update_ms(repeats: int = 5) -> dict:
         observation_spec, action_spec = env_specs(env)
         env.close()
         for method in ("gmp", "set"):
-            config = TrainConfig(root_dir="unused", env_id=env_id, agent="dqn", encoder=encoder,
+            config = config_with(TrainConfig, root_dir="unused", env=env_id, agent="dqn", encoder=encoder,
                                  width=width, sparsity=0.95, num_env_steps=100,
                                  learning_starts=0, pruning=method,
-                                 schedule=pruning.PolynomialSchedule(frequency=1))
-            updater = pruning.create_updater(pruning_config(config))
+                                 pruning_frequency=1)
+            updater = pruning.create_updater(config.pruning)
             kernels = pruning.masked_kernels(
                 build_q_network(config, observation_spec, action_spec, updater).stack)
             update = tf.function(lambda step: updater.update(kernels, step), jit_compile=True)
@@ -205,13 +205,13 @@ def _pruning_cost(rounds: int, tmp: str) -> dict:
     for name, (env_id, encoder, width, envs, chunk) in INTERLEAVED.items():
         trainers = {}
         for variant, sparsity in (("dense", 0.0), ("pruned", 0.95)):
-            config = TrainConfig(
-                root_dir=os.path.join(tmp, f"{name}-{variant}"), env_id=env_id, agent="dqn",
+            config = config_with(TrainConfig,
+                root_dir=os.path.join(tmp, f"{name}-{variant}"), env=env_id, agent="dqn",
                 encoder=encoder, width=width, sparsity=sparsity, num_envs=envs, num_env_steps=4_000_000,
                 learning_starts=2000, batch_size=32, update_period=4, replay_capacity=100_000,
-                schedule=pruning.PolynomialSchedule(start=0.0005, end=0.8))
+                pruning_start=0.0005, pruning_end=0.8)
             os.makedirs(config.root_dir)
-            trainer = ValueBasedTrainer(config, log=lambda line: None)
+            trainer = value_based_trainer(config, log=lambda line: None)
             trainer.start(0)
             while trainer.updates < 2000:  # compiled, masks updated at 500 and 1,500
                 trainer.advance()
@@ -236,17 +236,17 @@ def _pruning_cost(rounds: int, tmp: str) -> dict:
 
 
 def _picture_cost(rounds: int, tmp: str) -> dict:
-    interval = TrainConfig(root_dir="unused").summary_image_interval
+    interval = TrainConfig().summary_image_interval
     figures = {}
     writer = tf.summary.create_file_writer(os.path.join(tmp, "pictures"))
     for envs in (1, 16):
-        config = TrainConfig(
-            root_dir=os.path.join(tmp, f"pictures-{envs}"), env_id="MinAtar/Breakout-v1",
+        config = config_with(TrainConfig,
+            root_dir=os.path.join(tmp, f"pictures-{envs}"), env="MinAtar/Breakout-v1",
             agent="dqn", encoder="minatar", width=1, sparsity=0.95, num_envs=envs,
             num_env_steps=4_000_000, learning_starts=2000, batch_size=32, update_period=4,
-            replay_capacity=100_000, schedule=pruning.PolynomialSchedule(start=0.0005, end=0.8))
+            replay_capacity=100_000, pruning_start=0.0005, pruning_end=0.8)
         os.makedirs(config.root_dir)
-        trainer = ValueBasedTrainer(config, log=lambda line: None)
+        trainer = value_based_trainer(config, log=lambda line: None)
         trainer.start(0)
         while trainer.updates < 2000:  # compiled, masks updated at 500 and 1,500
             trainer.advance()
@@ -286,10 +286,10 @@ def _nature3_write_ms(writer) -> float:
     env = make_gym_env("ALE/Pong-v5")
     observation_spec, action_spec = env_specs(env)
     env.close()
-    config = TrainConfig(root_dir="unused", env_id="ALE/Pong-v5", agent="dqn", encoder="nature",
+    config = config_with(TrainConfig, root_dir="unused", env="ALE/Pong-v5", agent="dqn", encoder="nature",
                          width=3, sparsity=0.95, num_env_steps=100, learning_starts=0,
-                         schedule=pruning.PolynomialSchedule(frequency=1))
-    updater = pruning.create_updater(pruning_config(config))
+                         pruning_frequency=1)
+    updater = pruning.create_updater(config.pruning)
     network = build_q_network(config, observation_spec, action_spec, updater)
     times = []  # of the network before pruning: the largest histograms, the worst case
     with writer.as_default():
@@ -323,10 +323,10 @@ def _exported(encoder: str, width: int, sparsity: float, output_dir: str, observ
     observation_spec, action_spec = env_specs(env)
     env.close()
     # Masks update every step, so step 80 of 100 (the schedule's end) holds the final sparsity.
-    config = TrainConfig(root_dir=output_dir, env_id="ALE/Pong-v5", agent="dqn", encoder=encoder,
+    config = config_with(TrainConfig, root_dir=output_dir, env="ALE/Pong-v5", agent="dqn", encoder=encoder,
                          width=width, sparsity=sparsity, num_env_steps=100, learning_starts=0,
-                         schedule=pruning.PolynomialSchedule(frequency=1))
-    updater = pruning.create_updater(pruning_config(config))
+                         pruning_frequency=1)
+    updater = pruning.create_updater(config.pruning)
     q_network = build_q_network(config, observation_spec, action_spec, updater)
     if sparsity:
         updater.update(pruning.masked_kernels(q_network.stack), 80)

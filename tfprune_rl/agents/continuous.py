@@ -25,6 +25,7 @@ import math
 
 import tensorflow as tf
 
+from tfprune_rl.agents.create import soft_update
 from tfprune_rl.networks.actor_critic import ActorNetwork, CriticNetwork
 from tfprune_rl.pruning import MaskedAdam, masked_kernels
 
@@ -46,11 +47,6 @@ class ContinuousHyperparams:
 
 def _mse(a, b):
     return tf.reduce_mean(tf.square(a - b))
-
-
-def soft_update(source: list[tf.Variable], target: list[tf.Variable], tau: float) -> None:
-    for s, t in zip(source, target, strict=True):
-        t.assign(tau * s + (1.0 - tau) * t)
 
 
 class _Agent(tf.Module):

@@ -56,9 +56,14 @@ def sync_target(agent: dqn_agent.DqnAgent) -> None:
     """The hard target update: the target network's kernels and biases become the online
     network's. Its masks stay those of `agent.initialize()`: its forward pass never reads them
     (the online kernels it copies are already masked)."""
-    for online, target in zip(agent._q_network.trainable_variables,  # pylint: disable=protected-access
-                              agent._target_q_network.trainable_variables, strict=True):  # pylint: disable=protected-access
-        target.assign(online)
+    soft_update(agent._q_network.trainable_variables,  # pylint: disable=protected-access
+                agent._target_q_network.trainable_variables, 1.0)  # pylint: disable=protected-access
+
+
+def soft_update(source: list[tf.Variable], target: list[tf.Variable], tau: float) -> None:
+    """target <- tau * source + (1 - tau) * target; tau 1 copies (as TF-Agents does)."""
+    for s, t in zip(source, target, strict=True):
+        t.assign(s if tau == 1.0 else tau * s + (1.0 - tau) * t)
 
 
 def per_example_loss(loss_info: tf_agent.LossInfo) -> tf.Tensor:

@@ -15,31 +15,28 @@ import dataclasses
 from typing import Callable
 
 from tfprune_rl.lazy import load
+from tfprune_rl.settings import at_least, between, check_settings, positive, setting
 
 
 @dataclasses.dataclass(frozen=True)
 class DqnHyperparams:
-    learning_rate: float
-    adam_epsilon: float
-    gamma: float
-    target_update_period: int
-    v_max: float = 10.0
-    weight_decay: float = 0.0
-    cql_alpha: float = 0.1
+    """What the agents are built with. Defaults: CartPole's; each help gives the paper's."""
+    learning_rate: float = setting(1e-3, "Adam learning rate (paper, Atari: 6.25e-5).", positive)
+    adam_epsilon: float = setting(1e-8, "Adam epsilon (paper, Atari: 1.5e-4).", positive)
+    gamma: float = setting(0.99, "Discount factor. Paper: 0.99.", between(0.0, 1.0, high_open=True))
+    target_update_period: int = setting(
+        256, "Gradient updates between target network copies (paper, Atari: 2000, Dopamine's "
+        "8,000 agent steps at --update_period=4).", at_least(1))
+    v_max: float = setting(10.0, "C51 support is [-v_max, v_max] with 51 atoms. Paper: 10.",
+                           positive)
+    weight_decay: float = setting(0.0, "Decoupled (AdamW-style) weight decay: each update, "
+                                  "w -= learning_rate * weight_decay * w. 0 is off; the paper's "
+                                  "weight-decay baseline: 1e-5.", at_least(0))
+    cql_alpha: float = setting(0.1, "Weight of CQL's conservative term (agents cql, cql_c51). "
+                               "Paper: 0.1.", at_least(0))
 
     def __post_init__(self):
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate={self.learning_rate} must be > 0")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay={self.weight_decay} must be >= 0")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma={self.gamma} must be in [0, 1]")
-        if self.target_update_period < 1:
-            raise ValueError(f"target_update_period={self.target_update_period} must be >= 1")
-        if self.v_max <= 0:
-            raise ValueError(f"v_max={self.v_max} must be > 0")
-        if self.cql_alpha < 0:
-            raise ValueError(f"cql_alpha={self.cql_alpha} must be >= 0")
+        check_settings(self)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,8 +5,8 @@ import dataclasses
 import json
 import os
 
-from tfprune_rl.training.jsonl_log import JsonlLog
-from tfprune_rl.training.run_dir import read_flagfile
+from tfprune_rl.lifecycle.jsonl_log import JsonlLog
+from tfprune_rl.lifecycle.run_dir import read_flagfile
 
 # Flags that name a run, not its configuration.
 NOT_CONFIG = ("root_dir", "env", "seed")

@@ -10,22 +10,21 @@ import dataclasses
 from typing import Callable
 
 from tfprune_rl.lazy import load
-from tfprune_rl.pruning.config import PruningConfig
 from tfprune_rl.pruning.schedule import NoUpdates, Periodic
 
 
-def _gradual(config: PruningConfig):
+def _gradual(config):
     return config.schedule
 
 
-def _periodic(config: PruningConfig) -> Periodic:
+def _periodic(config) -> Periodic:
     return Periodic(config.schedule.frequency, config.regrow_end, config.drop_fraction)
 
 
 @dataclasses.dataclass(frozen=True)
 class Method:
     updater: str | type  # an `Updater` subclass, or its "module:Class"
-    schedule: Callable[[PruningConfig], object] = lambda config: NoUpdates()
+    schedule: Callable[[object], object] = lambda config: NoUpdates()
     needs_source: bool = False  # its initial masks are a finished run's (--mask_from)
 
 
@@ -46,21 +45,21 @@ def method(name: str) -> Method:
     return METHODS[name]
 
 
-def check_pruning(config: PruningConfig, mask_from: str) -> None:
+def check_pruning(config) -> None:
     """Refuses, before anything is written, a method this run cannot use: an unknown name, a
     schedule with no mask update in the run, or a lottery ticket without its source run."""
     chosen = method(config.method)
-    if chosen.needs_source and not mask_from:
+    if chosen.needs_source and not config.mask_from:
         raise ValueError(f"--pruning={config.method} needs --mask_from=RUN_DIR, a finished "
                          "pruned run of the same network")
-    if mask_from and not chosen.needs_source:
-        raise ValueError(f"mask_from={mask_from} is read by --pruning=lottery only; this run "
+    if config.mask_from and not chosen.needs_source:
+        raise ValueError(f"mask_from={config.mask_from} is read by --pruning=lottery only; this run "
                          f"uses --pruning={config.method}")
     if config.sparsity > 0:
         chosen.schedule(config).update_steps(config.total_updates)
 
 
-def create_updater(config: PruningConfig):
+def create_updater(config):
     """The method's `Updater` for `config`, with the schedule its entry gives."""
     chosen = method(config.method)
     updater = load(chosen.updater) if isinstance(chosen.updater, str) else chosen.updater

@@ -14,6 +14,8 @@ a method's `new_masks` runs; masks made before the first update are not in it.
 import dataclasses
 import math
 
+from tfprune_rl.settings import setting
+
 
 def _check_fraction(name: str, value: float) -> None:
     if not 0.0 <= value <= 1.0:
@@ -74,11 +76,16 @@ class Periodic:
 
 @dataclasses.dataclass(frozen=True)
 class PolynomialSchedule:
-    start: float = 0.2
-    end: float = 0.8
-    power: int = 3
+    start: float = setting(0.2, "gmp: fraction of gradient updates at which pruning starts. "
+                           "Paper: 0.2.", flag="pruning_start")
+    end: float = setting(0.8, "gmp: fraction of gradient updates at which the final sparsity "
+                         "is reached. Paper: 0.8.", flag="pruning_end")
+    power: int = setting(3, "gmp: exponent of the polynomial schedule. Paper: 3.",
+                         flag="pruning_power")
     initial_sparsity: float = 0.0
-    frequency: int = 1000
+    frequency: int = setting(1000, "gmp, set, rigl: gradient updates between mask updates. "
+                             "Paper (JaxPruner config) and Graesser et al. 2022: 1000.",
+                             flag="pruning_frequency")
 
     def __post_init__(self):
         if not 0.0 <= self.start < self.end <= 1.0:

@@ -13,7 +13,7 @@ import time
 from typing import Callable
 
 from tfprune_rl.sweeps.grid import Trial
-from tfprune_rl.training.run_dir import run_dir_holder
+from tfprune_rl.lifecycle.run_dir import run_dir_holder
 
 _PROGRESS = re.compile(r"(?:env steps|updates) ([\d,]+)/([\d,]+)")
 

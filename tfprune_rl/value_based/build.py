@@ -11,15 +11,15 @@ from tfprune_rl import pruning
 from tfprune_rl.agents import agent_spec, create_agent, linearly_decaying_epsilon, make_optimizer
 from tfprune_rl.envs import env_specs, make_gym_env
 from tfprune_rl.networks import QNetwork
-from tfprune_rl.training.checkpoints import checkpoint_path
-from tfprune_rl.training.config import TrainConfig, pruning_config
+from tfprune_rl.lifecycle.checkpoints import checkpoint_path
+from tfprune_rl.value_based.config import TrainConfig
 
 
 def build_q_network(config: TrainConfig, observation_spec, action_spec,
                     updater: pruning.Updater) -> QNetwork:
     """The online network, its kernels wrapped by `updater` (the run's pruning method) when
-    `config.sparsity` > 0."""
-    layer_transform = updater.wrap if config.sparsity > 0 else None
+    `config.pruning.sparsity` > 0."""
+    layer_transform = updater.wrap if config.pruning.sparsity > 0 else None
     return QNetwork(
         observation_spec, action_spec, config.encoder, config.width, config.hidden_units,
         agent_spec(config.agent).head(config.hparams), layer_transform, config.l2_normalize,
@@ -70,7 +70,7 @@ def restore_q_network(config: TrainConfig, env_step: int):
     env.close()
     time_step_spec = ts.time_step_spec(observation_spec)
     q_network = build_q_network(config, observation_spec, action_spec,
-                                pruning.create_updater(pruning_config(config)))
+                                pruning.create_updater(config.pruning))
     env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
     optimizer = make_optimizer(config.hparams, pruning.masked_kernels(q_network.stack))
     agent = build_agent(config, time_step_spec, action_spec, q_network,
@@ -84,6 +84,7 @@ def restore_q_network(config: TrainConfig, env_step: int):
 def export_metadata(config: TrainConfig, env_step: int) -> dict:
     """What an export records about the run it came from (the update count is added by export)."""
     return {"env_id": config.env_id, "sticky_actions": config.sticky_actions,
-            "mode": config.mode, "agent": config.agent, "encoder": config.encoder, "width": config.width,
-            "pruning": config.pruning, "target_sparsity": config.sparsity, "l2_normalize": config.l2_normalize,
+            "mode": config.mode, "agent": config.agent, "encoder": config.encoder,
+            "width": config.width, "pruning": config.pruning.method,
+            "target_sparsity": config.pruning.sparsity, "l2_normalize": config.l2_normalize,
             "seed": config.seed, "env_step": env_step}

@@ -2,7 +2,7 @@
 update per step on a uniform batch; the env is stepped only for evaluation. Online (SAC, TD3),
 collect in the env into a replay buffer and update from it. Either way the pruning method's
 masks are made right before the first update and updated on its schedule. The runner
-(`training/runner.py`) owns the rest of the run, and the run directory is a value-based run's.
+(`lifecycle/runner.py`) owns the rest of the run, and the run directory is a value-based run's.
 """
 
 import collections
@@ -22,12 +22,12 @@ from tfprune_rl.networks.actor_critic import ActorNetwork, CriticNetwork
 from tfprune_rl.offline.chunk import DatasetError
 from tfprune_rl.offline.transitions import References, Transitions, load_transitions
 from tfprune_rl.replay import ReplayBuffer
-from tfprune_rl.training.config import pruning_config, updates_between
-from tfprune_rl.training.continuous_config import ContinuousConfig
-from tfprune_rl.training.evaluation import EVAL_SEED_OFFSET, evaluate
-from tfprune_rl.training.lottery import source_masks, source_seed
-from tfprune_rl.training.runner import Intervals, check_finite, run
-from tfprune_rl.training.timing import PhaseTimer
+from tfprune_rl.lifecycle.run_config import updates_between
+from tfprune_rl.continuous.config import ContinuousConfig
+from tfprune_rl.lifecycle.evaluation import EVAL_SEED_OFFSET, evaluate
+from tfprune_rl.lifecycle.lottery import source_masks, source_seed
+from tfprune_rl.lifecycle.runner import check_finite, run
+from tfprune_rl.lifecycle.timing import PhaseTimer
 
 RECENT_EPISODES = 10  # the training return a progress line shows is their mean
 
@@ -50,11 +50,12 @@ def make_agent(config: ContinuousConfig, observation_spec, action_spec, observat
                updater: pruning.Updater):
     """The agent with its networks wrapped by `updater` (the run's pruning method; none when
     dense); a lottery ticket's networks start at its source run's initialization."""
-    transform = updater.wrap if config.sparsity > 0 else None
+    transform = updater.wrap if config.pruning.sparsity > 0 else None
+    source = config.pruning.mask_from
     mean, std = observation_stats
     network_args = dict(hidden_units=config.hidden_units, width=config.width,
                         observation_mean=mean, observation_std=std, layer_transform=transform,
-                        seed=source_seed(config.mask_from) if config.mask_from else config.seed)
+                        seed=source_seed(source) if source else config.seed)
     gaussian = config.agent in ("sac", "cql_sac")
     actor = ActorNetwork(observation_spec, action_spec, gaussian=gaussian, **network_args)
     hyperparams = ContinuousHyperparams()
@@ -87,13 +88,12 @@ class ContinuousTrainer:
         self.config = config
         self.log = log
         self.root_dir = config.root_dir
-        self.intervals = Intervals(config.total_steps, config.log_interval,
-                                   config.eval_interval, config.checkpoint_interval)
+        self.intervals = config.intervals
         self.timer = PhaseTimer()
         self.env = make_continuous_env(config.env_id,
                                        "rgb_array" if config.capture_video else None)
         observation_spec, self.action_spec = continuous_specs(self.env)
-        self.updater = pruning.create_updater(pruning_config(config))
+        self.updater = pruning.create_updater(config.pruning)
         self.agent = make_agent(config, observation_spec, self.action_spec,
                                 self._open_data(observation_spec), self.updater)
         self.networks = self.agent.networks
@@ -111,10 +111,10 @@ class ContinuousTrainer:
         normalize by."""
         config = self.config
         self.replay = None  # the dataset is read again on resume, never checkpointed
-        self.transitions, self.references = load_transitions(config.dataset)
+        self.transitions, self.references = load_transitions(config.dataset_path)
         if config.reference_returns is not None:
             self.references = References(*config.reference_returns)
-        check_dataset(self.transitions, observation_spec, self.action_spec, config.dataset)
+        check_dataset(self.transitions, observation_spec, self.action_spec, config.dataset_path)
         return self.transitions.observation_stats()
 
     def _batch(self, rng: np.random.Generator) -> dict:
@@ -124,8 +124,9 @@ class ContinuousTrainer:
 
     def describe(self) -> str:
         c = self.config
-        pruned = f"{c.sparsity:.0%} sparse ({c.pruning})" if c.sparsity > 0 else "dense"
-        source = "online" if c.online else f"offline on {c.dataset}"
+        pruned = (f"{c.pruning.sparsity:.0%} sparse ({c.pruning.method})"
+                  if c.pruning.sparsity > 0 else "dense")
+        source = "online" if c.online else f"offline on {c.dataset_path}"
         return (f"{c.agent} on {c.env_id}, mlp {'-'.join(map(str, c.hidden_units))} "
                 f"x{c.width}, {pruned}, {c.total_steps:,} {self.unit}, {source}")
 
@@ -138,7 +139,7 @@ class ContinuousTrainer:
     def start(self, position: int) -> None:
         config, references = self.config, self.references
         episodes = self.transitions.episode_returns()
-        self.log(f"dataset {config.dataset}: {len(self.transitions):,} transitions, "
+        self.log(f"dataset {config.dataset_path}: {len(self.transitions):,} transitions, "
                  f"{len(episodes)} episodes, mean return "
                  f"{np.mean(episodes) if episodes else float('nan'):.1f}; references "
                  + (f"random {references.random:.1f}, expert {references.expert:.1f}"
@@ -149,10 +150,11 @@ class ContinuousTrainer:
         """Each network's masks from the method, before the first update (scored with its own
         loss, on `saliency_batches` training batches, when the method reads a loss)."""
         config = self.config
-        tickets = (source_masks(config.mask_from, self.agent.networks,
-                                lambda copies: {"networks": copies}) if config.mask_from else {})
+        source = config.pruning.mask_from
+        tickets = (source_masks(source, self.agent.networks, lambda copies: {"networks": copies})
+                   if source else {})
         rng = np.random.default_rng([config.seed, 1])
-        batches = ([_tensors(self._batch(rng)) for _ in range(config.saliency_batches)]
+        batches = ([_tensors(self._batch(rng)) for _ in range(config.pruning.saliency_batches)]
                    if self.updater.reads_loss else ())
         losses = self.agent.network_losses()
         for name, kernels in self.kernels.items():
@@ -160,7 +162,7 @@ class ContinuousTrainer:
         self.agent.sync_targets()
         sparsities = network_sparsities(self.agent)
         if any(sparsities.values()):
-            self.log(f"{config.pruning} masks before the first update: " + ", ".join(
+            self.log(f"{config.pruning.method} masks before the first update: " + ", ".join(
                 f"{name} {value:.4f} sparse" for name, value in sparsities.items()))
 
     def _update_masks(self, step, batch) -> None:
@@ -173,7 +175,7 @@ class ContinuousTrainer:
     def _update(self) -> None:
         """One gradient update (masks first, before the first one), then the masks due."""
         config = self.config
-        if not self.updates and config.sparsity:
+        if not self.updates and config.pruning.sparsity:
             with self.timer.phase("masks"):
                 self._initialize_masks()
         with self.timer.phase("replay"):
@@ -238,7 +240,7 @@ class ContinuousTrainer:
     def export(self, export_dir: str) -> dict:
         config = self.config
         metadata = {"env_id": config.env_id, "mode": config.mode, "agent": config.agent,
-                    "pruning": config.pruning, "target_sparsity": config.sparsity,
+                    "pruning": config.pruning.method, "target_sparsity": config.pruning.sparsity,
                     "seed": config.seed}
         return export_actor(self.agent.actor, self.action_spec, export_dir,
                             self._check_observations(), metadata, self.updates)
@@ -247,7 +249,8 @@ class ContinuousTrainer:
         config = self.config
         return {
             "env_id": config.env_id, "mode": config.mode, "agent": config.agent,
-            "pruning": config.pruning, "target_sparsity": config.sparsity, "seed": config.seed,
+            "pruning": config.pruning.method, "target_sparsity": config.pruning.sparsity,
+            "seed": config.seed,
             "width": config.width, "network_sparsity": network_sparsities(self.agent),
             "train_steps": self.updates, **self._data_metrics()}
 
@@ -257,7 +260,7 @@ class ContinuousTrainer:
             "normalized_score": None,
             "reference_returns": ({"random": references.random, "expert": references.expert}
                                   if references else None),
-            "dataset": {"path": self.config.dataset, "transitions": len(self.transitions),
+            "dataset": {"path": self.config.dataset_path, "transitions": len(self.transitions),
                         "episodes": len(self.transitions.episode_returns())},
         }
 

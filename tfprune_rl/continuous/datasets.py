@@ -14,7 +14,7 @@ import dataclasses
 import json
 import os
 import time
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -23,10 +23,10 @@ from tfprune_rl.agents.continuous import ContinuousHyperparams, SacAgent
 from tfprune_rl.console import device_name
 from tfprune_rl.envs import continuous_specs, make_continuous_env
 from tfprune_rl.files import atomic_open
-from tfprune_rl.training.run_dir import lock_run_dir
+from tfprune_rl.lifecycle.run_dir import lock_run_dir
+from tfprune_rl.continuous.config import GenerationConfig
 from tfprune_rl.networks.actor_critic import ActorNetwork, CriticNetwork
 from tfprune_rl.offline.transitions import FORMAT, MANIFEST, Transitions
-from tfprune_rl.training.continuous_config import GenerationConfig
 
 KINDS = ("random", "medium", "medium-replay", "expert")
 

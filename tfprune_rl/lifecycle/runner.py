@@ -7,7 +7,6 @@ Positions count on the trainer's clock: env steps for online runs, gradient upda
 offline ones. Intervals fire when a step crosses one of their multiples.
 """
 
-import dataclasses
 import json
 import os
 import time
@@ -16,15 +15,16 @@ from typing import Callable, Protocol
 import numpy as np
 import tensorflow as tf
 
-from tfprune_rl import summaries, video
+from tfprune_rl import settings, summaries, video
 from tfprune_rl.console import device_name
 from tfprune_rl.export import SAVED_MODEL
 from tfprune_rl.files import atomic_open
 from tfprune_rl.replay import ReplayBuffer
-from tfprune_rl.training.checkpoints import CheckpointError, RunCheckpoints
-from tfprune_rl.training.jsonl_log import JsonlLog
-from tfprune_rl.training.run_dir import lock_run_dir, remove_leftovers
-from tfprune_rl.training.timing import PhaseTimer
+from tfprune_rl.lifecycle.checkpoints import CheckpointError, RunCheckpoints
+from tfprune_rl.lifecycle.jsonl_log import JsonlLog
+from tfprune_rl.lifecycle.run_config import Intervals
+from tfprune_rl.lifecycle.run_dir import lock_run_dir, remove_leftovers
+from tfprune_rl.lifecycle.timing import PhaseTimer
 
 
 class Diverged(RuntimeError):
@@ -44,15 +44,6 @@ def check_finite(losses: np.ndarray, first_update: int, hint: str) -> None:
     if bad.size:
         raise Diverged(f"training diverged: loss {losses.flat[bad[0]]} at update "
                        f"{first_update + int(bad[0]):,}; likely cause: {hint}")
-
-
-@dataclasses.dataclass(frozen=True)
-class Intervals:
-    """The run's length and the intervals of its periodic work, on the trainer's clock."""
-    total: int
-    log: int
-    eval: int
-    checkpoint: int
 
 
 class Trainer(Protocol):
@@ -208,18 +199,10 @@ def run(trainer: Trainer, log: Callable[[str], None] = print) -> dict:
 
 
 def hparams(config) -> dict[str, bool | int | float | str]:
-    """A config dataclass's fields as HParams values: nested dataclasses flattened with their
-    field's name, sequences and None as text; the run directory left out."""
-    values = {}
-    for field in dataclasses.fields(config):
-        value = getattr(config, field.name)
-        if dataclasses.is_dataclass(value):
-            values.update({f"{field.name}.{name}": inner
-                           for name, inner in hparams(value).items()})
-        elif field.name != "root_dir":
-            values[field.name] = value if isinstance(value, (bool, int, float, str)) else str(
-                value)
-    return values
+    """A run config's settings as HParams values, named as their flags (sequences and None as
+    text)."""
+    return {name: value if isinstance(value, (bool, int, float, str)) else str(value)
+            for name, value in settings.recorded_values(config).items()}
 
 
 def record_video(root_dir: str, clock: str, position: int, frames: list) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfprune_rl import pruning
-from tfprune_rl.training.run_dir import checkpoint_path, checkpoint_steps
+from tfprune_rl.lifecycle.run_dir import checkpoint_path, checkpoint_steps
 
 
 def source_seed(run_dir: str) -> int:

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfprune_rl.replay import ReplayBuffer
-from tfprune_rl.training.run_dir import checkpoint_path, checkpoint_steps
+from tfprune_rl.lifecycle.run_dir import checkpoint_path, checkpoint_steps
 
 UNREADABLE = (tf.errors.OpError, ValueError, OSError, EOFError, IndexError, KeyError,
               zipfile.BadZipFile)
