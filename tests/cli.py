@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import REPO_ROOT
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def start(*args: str, module: str = "tfprune_rl.train") -> subprocess.Popen:

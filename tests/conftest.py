@@ -7,11 +7,12 @@ import os
 import pytest
 
 import tfprune_rl  # noqa: F401  (must precede tensorflow)
+import cli
 from tf_agents.trajectories import time_step as ts
 
 from tfprune_rl.envs import env_specs, make_gym_env
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_ROOT = cli.REPO_ROOT
 
 
 @pytest.fixture(scope="session")
@@ -27,8 +28,6 @@ def default_runs(tmp_path_factory):
     dense twin, trained once through the command line for every module that reads them. The
     dense run records its transitions: the offline tests' dataset. Trained once per test
     session: pytest-xdist's workers share the runs through a locked directory."""
-    import cli  # imports this module
-
     session = tmp_path_factory.getbasetemp()  # a worker's own folder under the session's
     root = (session.parent if "PYTEST_XDIST_WORKER" in os.environ else session) / "default_runs"
     root.mkdir(exist_ok=True)

@@ -21,7 +21,7 @@ from tfprune_rl import summaries, video
 from tfprune_rl.envs import make_gym_env
 from tfprune_rl.export import saved_kernels
 from tfprune_rl.value_based.config import TrainConfig
-from tfprune_rl.lifecycle.evaluation import evaluate
+from tfprune_rl.envs.evaluation import evaluate
 from tfprune_rl.lifecycle.runner import hparams
 
 EPISODES = 3

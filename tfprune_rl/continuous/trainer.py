@@ -24,7 +24,7 @@ from tfprune_rl.offline.transitions import References, Transitions, load_transit
 from tfprune_rl.replay import ReplayBuffer
 from tfprune_rl.lifecycle.run_config import updates_between
 from tfprune_rl.continuous.config import ContinuousConfig
-from tfprune_rl.lifecycle.evaluation import EVAL_SEED_OFFSET, evaluate
+from tfprune_rl.envs.evaluation import EVAL_SEED_OFFSET, evaluate
 from tfprune_rl.lifecycle.lottery import source_masks, source_seed
 from tfprune_rl.lifecycle.runner import check_finite, run
 from tfprune_rl.lifecycle.timing import PhaseTimer

@@ -8,7 +8,7 @@ import tensorflow as tf
 from tfprune_rl.agents.registry import CONTINUOUS_AGENTS
 from tfprune_rl.envs import make_continuous_env, make_gym_env
 from tfprune_rl.export.run_export import SAVED_MODEL
-from tfprune_rl.lifecycle.evaluation import EVAL_SEED_OFFSET, evaluate
+from tfprune_rl.envs.evaluation import EVAL_SEED_OFFSET, evaluate
 
 
 def saved_model_path(path: str) -> str:

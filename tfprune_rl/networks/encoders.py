@@ -11,7 +11,6 @@ from typing import Callable, Sequence
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 
-from tfprune_rl.networks import ENCODERS
 
 IMPALA_CHANNELS = (32, 64, 64)
 IMPALA_BLOCKS_PER_STACK = 2
@@ -56,7 +55,7 @@ def make_encoder(name: str, width: int, hidden_units: Sequence[int] = (64, 64)) 
         return _sequential_encoder(layers, num_convs=3, input_scale=1 / 255)
     if name == "impala":
         return _impala(width)
-    raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
+    raise ValueError(f"unknown encoder {name!r}; choose one of mlp, minatar, nature, impala")
 
 
 class WindowConv2D(tf.keras.layers.Conv2D, tfmot.sparsity.keras.PrunableLayer):

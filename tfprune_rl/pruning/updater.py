@@ -22,7 +22,6 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfprune_rl.pruning.config import PruningConfig
 from tfprune_rl.pruning.distribution import layer_sparsities
 from tfprune_rl.pruning.schedule import NoUpdates
 from tfprune_rl.pruning.wrap import FixedSparsity, MaskedKernel, wrap_layers
@@ -35,9 +34,9 @@ class Updater(tf.Module):
 
     reads_loss = False  # `initialize` and `update` are given a loss on batches (snip, grasp, rigl)
 
-    def __init__(self, config: PruningConfig, schedule=NoUpdates()):
+    def __init__(self, config, schedule=NoUpdates()):
         super().__init__(name="pruning")
-        self.config = config
+        self.config = config  # a `PruningConfig`, which names the methods (no circular import)
         self.schedule = schedule  # when masks change: the method's registry entry says
         self.rng = tf.random.Generator.from_seed(config.seed)
 

@@ -34,7 +34,7 @@ from tfprune_rl.value_based.build import (
 from tfprune_rl.value_based.augmentation import AUGMENTATIONS, check_augmentation
 from tfprune_rl.lifecycle.run_config import updates_between
 from tfprune_rl.value_based.config import TrainConfig
-from tfprune_rl.lifecycle.evaluation import EVAL_SEED_OFFSET, evaluate
+from tfprune_rl.envs.evaluation import EVAL_SEED_OFFSET, evaluate
 from tfprune_rl.lifecycle.jsonl_log import JsonlLog
 from tfprune_rl.value_based.events import Event, Events, every
 from tfprune_rl.value_based.learner import Learner, training_loss
