@@ -229,6 +229,8 @@ def _pruning_cost(rounds: int, tmp: str) -> dict:
                          "dense_env_steps_per_second": chunk / median["dense"],
                          "pruned_env_steps_per_second": chunk / median["pruned"],
                          "rounds": rounds}
+        for trainer in trainers.values():
+            trainer.envs.close()
         print(f"cost     {name}: pruned / dense time {figures[name]['median_ratio']:.3f} "
               f"(medians of {rounds} alternating chunks of {chunk:,} env steps; best "
               f"{figures[name]['best_ratio']:.3f})", flush=True)
@@ -543,6 +545,10 @@ def main() -> None:
 
     report = {"settings": {}, "replay_bytes_per_transition_1M_atari": _replay_bytes()}
     with tempfile.TemporaryDirectory() as tmp:
+        # Fresh-process pipelines first: the in-process settings leave envs (ale-py's threads)
+        # that would share the cores with them.
+        for name in (name for name in names if name in THROUGHPUT):
+            report["settings"][name] = _throughput(name, args.repeats, tmp)
         if "masks" in names:
             report["mask_update"] = _mask_update_ms()
         if "cost" in names:
@@ -557,8 +563,6 @@ def main() -> None:
             print(f"wrote {args.figure}")
         if "trained_export" in names:
             report["trained_export"] = _trained_export(tmp)
-        for name in (name for name in names if name in THROUGHPUT):
-            report["settings"][name] = _throughput(name, args.repeats, tmp)
     for scheme, size in report["replay_bytes_per_transition_1M_atari"].items():
         print(f"replay, 1M Atari transitions, {scheme}: {size:,.0f} bytes/transition "
               f"({size * 1e6 / 1e9:.2f} GB)")
