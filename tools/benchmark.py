@@ -20,7 +20,7 @@ this script.
 - `cost`: pruned / dense time with the machine's noise taken out: a dense and a 95% pruned
   trainer in one process, inside the pruning window (masks every 1,000 updates), stepping
   alternately in short chunks, 20 x --repeats each; MinAtar widths 1, 3 and 5 (1 and 16
-  envs) and Nature width 1 (8 envs).
+  envs) and Nature width 1 (8 envs): about 40 minutes, or the settings --cost_settings numbers.
 - `masks`: one mask update (the XLA-compiled `Updater.update` at a due step) of a 95% ERK
   network by gmp and by set (drop and regrow; rigl adds one gradient), timed on its own:
   MinAtar width 1, Nature widths 1 and 3 (a 14M-weight kernel).
@@ -163,7 +163,8 @@ def _mask_update_ms(repeats: int = 5) -> dict:
         observation_spec, action_spec = env_specs(env)
         env.close()
         for method in ("gmp", "set"):
-            config = config_with(TrainConfig, root_dir="unused", env=env_id, agent="dqn", encoder=encoder,
+            config = config_with(TrainConfig, root_dir="unused", env=env_id, agent="dqn",
+                                 encoder=encoder,
                                  width=width, sparsity=0.95, num_env_steps=100,
                                  learning_starts=0, pruning=method,
                                  pruning_frequency=1)
@@ -196,18 +197,20 @@ INTERLEAVED = {  # setting -> (env, encoder, width, envs, env steps per chunk: 1
 }
 
 
-def _pruning_cost(rounds: int, tmp: str) -> dict:
+def _pruning_cost(rounds: int, tmp: str, settings: list[str]) -> dict:
     """Pruned / dense time with the machine's noise taken out: a dense and a 95% pruned
     trainer in one process, past warm-up and inside the pruning window (masks every 1,000
     updates, as in the paper), stepping alternately in short chunks; the ratio of their
     median chunk times (and of their best)."""
     figures = {}
-    for name, (env_id, encoder, width, envs, chunk) in INTERLEAVED.items():
+    for name in settings:
+        env_id, encoder, width, envs, chunk = INTERLEAVED[name]
         trainers = {}
         for variant, sparsity in (("dense", 0.0), ("pruned", 0.95)):
             config = config_with(TrainConfig,
                 root_dir=os.path.join(tmp, f"{name}-{variant}"), env=env_id, agent="dqn",
-                encoder=encoder, width=width, sparsity=sparsity, num_envs=envs, num_env_steps=4_000_000,
+                encoder=encoder, width=width, sparsity=sparsity, num_envs=envs,
+                num_env_steps=4_000_000,
                 learning_starts=2000, batch_size=32, update_period=4, replay_capacity=100_000,
                 pruning_start=0.0005, pruning_end=0.8)
             os.makedirs(config.root_dir)
@@ -288,7 +291,8 @@ def _nature3_write_ms(writer) -> float:
     env = make_gym_env("ALE/Pong-v5")
     observation_spec, action_spec = env_specs(env)
     env.close()
-    config = config_with(TrainConfig, root_dir="unused", env="ALE/Pong-v5", agent="dqn", encoder="nature",
+    config = config_with(TrainConfig, root_dir="unused", env="ALE/Pong-v5", agent="dqn",
+                         encoder="nature",
                          width=3, sparsity=0.95, num_env_steps=100, learning_starts=0,
                          pruning_frequency=1)
     updater = pruning.create_updater(config.pruning)
@@ -325,7 +329,8 @@ def _exported(encoder: str, width: int, sparsity: float, output_dir: str, observ
     observation_spec, action_spec = env_specs(env)
     env.close()
     # Masks update every step, so step 80 of 100 (the schedule's end) holds the final sparsity.
-    config = config_with(TrainConfig, root_dir=output_dir, env="ALE/Pong-v5", agent="dqn", encoder=encoder,
+    config = config_with(TrainConfig, root_dir=output_dir, env="ALE/Pong-v5", agent="dqn",
+                         encoder=encoder,
                          width=width, sparsity=sparsity, num_env_steps=100, learning_starts=0,
                          pruning_frequency=1)
     updater = pruning.create_updater(config.pruning)
@@ -529,6 +534,9 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(choices),
                         help=f"comma-separated subset of {', '.join(choices)}")
     parser.add_argument("--repeats", type=int, default=2, help="rounds of every variant")
+    parser.add_argument("--cost_settings", default=",".join(map(str, range(len(INTERLEAVED)))),
+                        help="which `cost` settings, by their number in INTERLEAVED (0-6; all "
+                             "take about 40 minutes on 2 cores)")
     parser.add_argument("--export_encoders", default="nature,impala",
                         help="encoders of the export setting")
     parser.add_argument("--export_widths", default="1,3,5", help="widths of the export setting")
@@ -542,6 +550,11 @@ def main() -> None:
                  f"{', '.join(choices)}")
     if args.repeats < 1:
         sys.exit(f"benchmark: error: --repeats={args.repeats} must be >= 1")
+    try:
+        cost_settings = [list(INTERLEAVED)[int(i)] for i in args.cost_settings.split(",")]
+    except (ValueError, IndexError):
+        sys.exit(f"benchmark: error: --cost_settings={args.cost_settings} must be numbers in "
+                 f"0-{len(INTERLEAVED) - 1}")
 
     report = {"settings": {}, "replay_bytes_per_transition_1M_atari": _replay_bytes()}
     with tempfile.TemporaryDirectory() as tmp:
@@ -552,7 +565,7 @@ def main() -> None:
         if "masks" in names:
             report["mask_update"] = _mask_update_ms()
         if "cost" in names:
-            report["pruning_cost"] = _pruning_cost(20 * args.repeats, tmp)
+            report["pruning_cost"] = _pruning_cost(20 * args.repeats, tmp, cost_settings)
         if "pictures" in names:
             report["picture_cost"] = _picture_cost(3 * args.repeats, tmp)
         if "export" in names:
