@@ -301,23 +301,16 @@ class ValueBasedTrainer:
                 **thresholds}
 
     def _write_training_summaries(self, loss: float, throughput: dict) -> float:
-        """Writes the periodic scalars (the collection ones only online); returns the total
-        kernel sparsity."""
+        """Writes the periodic scalars; returns the total kernel sparsity."""
         position = self._position(self.updates)
         stats = pruning.kernel_sparsity(self.q_network.stack)
         summaries.sparsity_scalars(stats, position)
         summaries.scalar("loss", "train", loss, position)
         summaries.scalar("train", "updates_per_second", throughput["updates_per_second"],
                          position)
-        if self.config.online:
-            summaries.scalar("train", "steps_per_second", throughput["env_steps_per_second"],
-                             position)
-            summaries.scalar("train", "epsilon", float(self.epsilon()), position)
         total = sum(throughput["phase_seconds"].values())
         for phase, seconds in throughput["phase_seconds"].items():
             summaries.scalar("time_fraction", phase, seconds / total, position)
-        if self.recent_returns:
-            summaries.scalar("return", "train", _mean(self.recent_returns), position)
         return pruning.total_sparsity(stats)
 
 
@@ -422,6 +415,15 @@ class OnlineTrainer(ValueBasedTrainer):
                 f"{throughput['updates_per_second']:,.0f} updates/s | "
                 f"return {_mean(self.recent_returns):.1f} "
                 f"(last {len(self.recent_returns)} episodes)")
+
+    def _write_training_summaries(self, loss: float, throughput: dict) -> float:
+        """The collection's scalars too."""
+        summaries.scalar("train", "steps_per_second", throughput["env_steps_per_second"],
+                         self.env_step)
+        summaries.scalar("train", "epsilon", float(self.epsilon()), self.env_step)
+        if self.recent_returns:
+            summaries.scalar("return", "train", _mean(self.recent_returns), self.env_step)
+        return super()._write_training_summaries(loss, throughput)
 
     def _check_observations(self) -> np.ndarray:
         c = self.config
