@@ -15,6 +15,7 @@ from tfprune_rl.analysis import (
     load_runs, references, report,
 )
 from tfprune_rl.analysis.aggregate import group_runs, normalizations
+from tfprune_rl.analysis.report import markdown
 
 GAMES = ("MinAtar/Breakout-v1", "MinAtar/SpaceInvaders-v1")
 STEPS = (15_000, 30_000, 45_000)
@@ -112,7 +113,8 @@ def test_interval_estimates_equal_rliables_own_on_the_same_array():
 def test_aggregate_groups_configurations_and_normalizes_per_game(sweep_root):
     runs, unfinished = load_runs(sweep_root)
     assert len(runs) == 24 and len(unfinished) == 1
-    results, norms = aggregate(runs, reps=500)
+    results, norms, incomplete = aggregate(runs, reps=500)
+    assert incomplete == {}
     assert [r.label for r in results] == ["sparsity=0, width=1", "sparsity=0, width=3",
                                           "sparsity=0.95, width=1", "sparsity=0.95, width=3"]
     best_breakout = np.mean([_returns(GAMES[0], 3, 0.95, s) for s in range(3)])  # 21
@@ -122,6 +124,10 @@ def test_aggregate_groups_configurations_and_normalizes_per_game(sweep_root):
     assert pruned_wide.seeds == 3
     assert pruned_wide.per_game[GAMES[0]]["return_mean"] == pytest.approx(21.0)
     assert pruned_wide.per_game[GAMES[0]]["normalized_mean"] == pytest.approx(1.0)
+    assert pruned_wide.per_game[GAMES[0]]["final_diagnostics"] == pytest.approx({
+        "diagnostics/srank": 33.0,  # 10 * width + the last row's 2 + seed, over seeds 0-2
+        "diagnostics/dormant_tau_0.1/all": 0.2, "diagnostics/param_norm": 5.95,
+        "diagnostics/q_norm": 3.0})
     expected = np.array([[norms[g](_returns(g, 3, 0.95, s)) for g in GAMES] for s in range(3)])
     assert pruned_wide.point["iqm"] == pytest.approx(metrics.aggregate_iqm(expected))
     low, high = pruned_wide.ci["iqm"]
@@ -137,7 +143,7 @@ def test_methods_are_configurations_and_a_dense_run_has_none(tmp_path):
     for pruning, sparsity in (("gmp", 0), ("gmp", 0.95), ("rigl", 0.95)):
         for env_id in GAMES:
             _write_run(str(tmp_path), env_id, 3, sparsity, 0, 10.0, pruning=pruning)
-    results, _ = aggregate(load_runs(str(tmp_path))[0], reps=50)
+    results, _, _ = aggregate(load_runs(str(tmp_path))[0], reps=50)
     assert [r.label for r in results] == ["pruning=gmp, sparsity=0.95", "pruning=none, sparsity=0",
                                           "pruning=rigl, sparsity=0.95"]
 
@@ -147,7 +153,7 @@ def test_agents_are_configurations(tmp_path):
         for sparsity in (0, 0.95):
             for env_id in GAMES:
                 _write_run(str(tmp_path), env_id, 1, sparsity, 0, 10.0, agent=agent)
-    results, _ = aggregate(load_runs(str(tmp_path))[0], reps=50)
+    results, _, _ = aggregate(load_runs(str(tmp_path))[0], reps=50)
     assert [r.label for r in results] == ["agent=iqn, sparsity=0", "agent=iqn, sparsity=0.95",
                                           "agent=m_iqn, sparsity=0", "agent=m_iqn, sparsity=0.95"]
 
@@ -158,7 +164,7 @@ def test_offline_runs_are_aggregated_and_drawn_over_updates(tmp_path):
             _write_run(str(tmp_path), env_id, 3, 0.95, seed, _returns(env_id, 3, 0.95, seed),
                        offline=True)
     runs, _ = load_runs(str(tmp_path))
-    results, _ = aggregate(runs, reps=200)
+    results, _, _ = aggregate(runs, reps=200)
     assert results[0].curve["unit"] == "updates"
     assert results[0].curve["steps"] == [step // 4 for step in STEPS]
     paths = draw_all(results, runs, str(tmp_path / "figures"))
@@ -181,14 +187,27 @@ def test_report_files_hold_every_configuration(sweep_root, tmp_path):
     assert document["configs"][3]["ci"]["iqm"] == list(results[3].ci["iqm"])
     assert len(document["unfinished_runs"]) == 1
     assert "| sparsity=0.95, width=3 | 3 |" in tables
+    assert f"| sparsity=0.95, width=3 | {GAMES[0]} | 33 | 0.2 | 5.95 | 3 |" in tables
     assert tables == open(os.path.join(output, "aggregate.md")).read()
 
 
-def test_unequal_runs_per_game_are_refused(sweep_root):
-    runs, _ = load_runs(sweep_root)
-    runs = [run for run in runs if not (run.env_id == GAMES[1] and run.flags["seed"] == "2")]
-    with pytest.raises(ValueError, match="unequal finished runs per game"):
-        aggregate(runs, reps=100)
+def test_configurations_unfinished_on_a_game_are_left_out_and_named(sweep_root, tmp_path):
+    """A sweep still going: the configurations finished alike on every game are aggregated,
+    the others are named with their runs per game; with none finished alike, it refuses."""
+    runs, unfinished = load_runs(sweep_root)
+    partial = [run for run in runs if not (run.env_id == GAMES[1] and run.flags["width"] == "3"
+                                           and run.flags["seed"] == "2")]
+    results, norms, incomplete = aggregate(partial, reps=100)
+    assert [r.label for r in results] == ["sparsity=0, width=1", "sparsity=0.95, width=1"]
+    assert incomplete == {"sparsity=0, width=3": {GAMES[0]: 3, GAMES[1]: 2},
+                          "sparsity=0.95, width=3": {GAMES[0]: 3, GAMES[1]: 2}}
+    tables = markdown(results, norms, unfinished, incomplete, reps=100)
+    assert f"- sparsity=0.95, width=3: {GAMES[0]} 3, {GAMES[1]} 2" in tables
+    breakout_only = [run for run in runs if run.env_id == GAMES[0]]
+    assert len(aggregate(breakout_only, reps=100)[0]) == 4  # one game: every configuration
+    with pytest.raises(ValueError, match="no configuration has the same number of finished runs"):
+        aggregate([run for run in partial if run.flags["width"] == "3"]
+                  + [runs[0]], reps=100)
 
 
 def test_an_empty_directory_is_refused(tmp_path):
@@ -198,15 +217,18 @@ def test_an_empty_directory_is_refused(tmp_path):
 
 def test_figures_are_written_at_their_size_and_not_blank(sweep_root, tmp_path):
     runs, _ = load_runs(sweep_root)
-    results, _ = aggregate(runs, reps=200)
+    results, _, _ = aggregate(runs, reps=200)
     paths = draw_all(results, runs, str(tmp_path))
     names = sorted(os.path.basename(path) for path in paths)
     assert names == ["diagnostics_MinAtar-Breakout-v1.png",
                      "diagnostics_MinAtar-SpaceInvaders-v1.png", "iqm_vs_sparsity.png",
-                     "iqm_vs_width.png", "sample_efficiency.png"]
+                     "iqm_vs_width.png", "per_game_vs_width.png", "sample_efficiency.png"]
+    sizes = {"diagnostics_MinAtar-Breakout-v1.png": (800, 1200),
+             "diagnostics_MinAtar-SpaceInvaders-v1.png": (800, 1200),
+             "per_game_vs_width.png": (1200, 900)}  # 5 rows (return, 4 diagnostics), 2 games
     for path in paths:
         image = matplotlib.image.imread(path)
-        expected = (800, 1200) if "diagnostics" in path else (500, 800)
+        expected = sizes.get(os.path.basename(path), (500, 800))
         assert image.shape[:2] == expected, path
         assert image[..., :3].std() > 0.05, path  # lines and text, not an empty canvas
 
@@ -224,7 +246,7 @@ def test_runs_with_dataset_references_are_normalized_by_them(tmp_path):
         with open(path, "w") as f:
             json.dump(metrics_json, f)
     runs, _ = load_runs(str(tmp_path))
-    [norm] = normalizations(group_runs(runs)).values()
+    [norm] = normalizations(group_runs(runs)[0]).values()
     assert (norm.zero, norm.one) == (-500.0, 4500.0)
     assert norm(2000.0) == pytest.approx(0.5)
     metrics_json["reference_returns"] = {"random": 0.0, "expert": 4500.0}
@@ -232,4 +254,4 @@ def test_runs_with_dataset_references_are_normalized_by_them(tmp_path):
         json.dump(metrics_json, f)
     runs, _ = load_runs(str(tmp_path))
     with pytest.raises(ValueError, match="HalfCheetah-v5: runs state different reference returns"):
-        normalizations(group_runs(runs))
+        normalizations(group_runs(runs)[0])

@@ -1,7 +1,8 @@
 """The report of a sweep with its figures: tfprune-plot --root_dir=DIR [--output_dir=DIR/report].
 
 Writes what tfprune-aggregate writes, then iqm_vs_width.png, iqm_vs_sparsity.png (when the
-sweep varies them), sample_efficiency.png and diagnostics_<game>.png.
+sweep varies them), sample_efficiency.png, per_game_vs_width.png (when it varies width) and
+diagnostics_<game>.png.
 """
 
 from tfprune_rl.aggregate_cli import REPORT_FLAGS, build_report

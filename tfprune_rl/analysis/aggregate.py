@@ -10,7 +10,9 @@ import numpy as np
 from rliable import library, metrics
 
 from tfprune_rl.analysis.reference_scores import references
-from tfprune_rl.analysis.runs import CLOCK_UNITS, Run, config_flags, config_label, config_of
+from tfprune_rl.analysis.runs import (
+    CLOCK_UNITS, DIAGNOSTICS, Run, config_flags, config_label, config_of,
+)
 
 METRICS = ("iqm", "mean", "median", "optimality_gap")
 RLIABLE_DEFAULT_REPS = 50_000
@@ -79,22 +81,32 @@ def iqm_curve(scores: np.ndarray, reps: int, seed: int) -> tuple[np.ndarray, np.
     return _seeded_estimates(scores, iqm, reps, seed)
 
 
-def group_runs(runs: list[Run]) -> dict[tuple, dict[str, list[Run]]]:
-    """{configuration: {env id: runs sorted by seed}}; each configuration must have the same
-    number of runs on every game (the stratified bootstrap resamples runs within a game)."""
+def group_runs(runs: list[Run]) -> tuple[dict[tuple, dict[str, list[Run]]], dict[str, dict]]:
+    """({configuration: {env id: runs sorted by seed}}, {label: runs per game}): the first holds
+    the configurations with the same number of finished runs on every game (the stratified
+    bootstrap resamples runs within a game), the second the others, left out of the aggregate
+    until their sweep has finished them."""
     names = config_flags(runs)
     grouped = collections.defaultdict(lambda: collections.defaultdict(list))
     for run in runs:
         grouped[config_of(run, names)][run.env_id].append(run)
     games = sorted({run.env_id for run in runs})
+    complete, incomplete = {}, {}
     for config, by_game in grouped.items():
         counts = {game: len(by_game.get(game, [])) for game in games}
         if len(set(counts.values())) > 1:
-            raise ValueError(f"{config_label(config)} has unequal finished runs per game "
-                             f"{counts}; finish the sweep first")
-        for game in games:
-            by_game[game].sort(key=lambda run: int(run.flags.get("seed", 0)))
-    return grouped
+            incomplete[config_label(config)] = counts
+            continue
+        complete[config] = {game: sorted(by_game[game], key=_seed) for game in games}
+    if not complete:
+        described = "; ".join(f"{label}: {counts}" for label, counts in incomplete.items())
+        raise ValueError("no configuration has the same number of finished runs on every game "
+                         f"({described}); finish more of the sweep first")
+    return complete, incomplete
+
+
+def _seed(run: Run) -> int:
+    return int(run.flags.get("seed", 0))
 
 
 def normalizations(grouped: dict[tuple, dict[str, list[Run]]]) -> dict[str, Normalization]:
@@ -118,9 +130,11 @@ def normalizations(grouped: dict[tuple, dict[str, list[Run]]]) -> dict[str, Norm
     return result
 
 
-def aggregate(runs: list[Run], reps: int = RLIABLE_DEFAULT_REPS,
-              seed: int = 0) -> tuple[list[ConfigResult], dict[str, Normalization]]:
-    grouped = group_runs(runs)
+def aggregate(runs: list[Run], reps: int = RLIABLE_DEFAULT_REPS, seed: int = 0
+              ) -> tuple[list[ConfigResult], dict[str, Normalization], dict[str, dict]]:
+    """Results of the configurations finished alike on every game, the games' normalizations,
+    and the configurations left out (group_runs)."""
+    grouped, incomplete = group_runs(runs)
     norms = normalizations(grouped)
     games = sorted(norms)
     results = []
@@ -145,7 +159,7 @@ def aggregate(runs: list[Run], reps: int = RLIABLE_DEFAULT_REPS,
                    "iqm": curve_point.tolist(),
                    "ci_low": curve_interval[0].tolist(), "ci_high": curve_interval[1].tolist()},
         ))
-    return results, norms
+    return results, norms, incomplete
 
 
 def _evaluation_curves(by_game: dict[str, list[Run]], games: list[str]):
@@ -162,6 +176,10 @@ def _evaluation_curves(by_game: dict[str, list[Run]], games: list[str]):
 
 
 def _game_summary(runs: list[Run], normalize: Normalization) -> dict:
+    """Final returns, and the mean over seeds of each diagnostic every run logged."""
     returns = [run.metrics["eval_return_mean"] for run in runs]
+    finals = {key: [run.final(key) for run in runs] for key, _ in DIAGNOSTICS}
     return {"return_mean": float(np.mean(returns)), "return_std": float(np.std(returns)),
-            "normalized_mean": float(np.mean(normalize(returns)))}
+            "normalized_mean": float(np.mean(normalize(returns))),
+            "final_diagnostics": {key: float(np.mean(values)) for key, values in finals.items()
+                                  if None not in values}}

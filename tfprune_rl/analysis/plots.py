@@ -1,6 +1,7 @@
 """The paper's figures from an aggregate: IQM against width and against sparsity (dense and
-pruned lines with 95% CI bands), IQM over training, and the plasticity diagnostics over
-training. PNG files of a fixed size, written to a temporary path and renamed."""
+pruned lines with 95% CI bands), IQM over training, each game's final return and plasticity
+diagnostics against width, and the diagnostics over training. PNG files of a fixed size,
+written to a temporary path and renamed."""
 
 import os
 
@@ -11,19 +12,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tfprune_rl.analysis.aggregate import ConfigResult  # noqa: E402
-from tfprune_rl.analysis.runs import CLOCK_UNITS, Run, config_flags, config_of  # noqa: E402
+from tfprune_rl.analysis.runs import (  # noqa: E402
+    CLOCK_UNITS, DIAGNOSTICS, Run, config_flags, config_of,
+)
 from tfprune_rl.envs import game_name  # noqa: E402
 from tfprune_rl.files import atomic_open  # noqa: E402
 
 DPI = 100
 FIGURE_SIZE = (8, 5)  # inches: 800 x 500 pixels
 DIAGNOSTICS_SIZE = (12, 8)  # 1200 x 800
-DIAGNOSTICS = (
-    ("diagnostics/srank", "srank (feature rank, delta 0.01)"),
-    ("diagnostics/dormant_tau_0.1/all", "dormant neurons (tau 0.1), fraction"),
-    ("diagnostics/param_norm", "parameter norm"),
-    ("diagnostics/q_norm", "mean ||Q(s, .)||"),
-)
+PANEL_SIZE = np.array([4.5, 2.4])  # one panel of per_game_vs_width.png: 450 x 240 pixels
 
 
 def draw_all(results: list[ConfigResult], runs: list[Run], output_dir: str) -> list[str]:
@@ -36,6 +34,9 @@ def draw_all(results: list[ConfigResult], runs: list[Run], output_dir: str) -> l
             paths.append(_save(_iqm_against(results, x_name), output_dir, file_name))
     if any(result.curve["steps"] for result in results):
         paths.append(_save(_sample_efficiency(results), output_dir, "sample_efficiency.png"))
+    if len({run.flags.get("width") for run in runs} - {None}) > 1:
+        paths.append(_save(_finals_against_width(runs, config_flags(runs)), output_dir,
+                           "per_game_vs_width.png"))
     for env_id in sorted({run.env_id for run in runs}):
         game_runs = [run for run in runs if run.env_id == env_id and run.diagnostics]
         if game_runs:
@@ -91,6 +92,41 @@ def _sample_efficiency(results: list[ConfigResult]):
     axes.set_title("Sample efficiency: IQM over training (95% bootstrap CI)")
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small")
+    return figure
+
+
+def _finals_against_width(runs: list[Run], names: list[str]):
+    """A column per game, a row per final value (the return, then each diagnostic): a line per
+    configuration apart from its width through the mean over seeds, each seed a dot. Every
+    finished run is drawn, also those of configurations the aggregate leaves out."""
+    games = sorted({run.env_id for run in runs})
+    rows = (("return", "final return (last evaluation)"), *DIAGNOSTICS)
+    figure, panels = plt.subplots(len(rows), len(games), squeeze=False, dpi=DPI,
+                                  figsize=PANEL_SIZE * np.array([len(games), len(rows)]),
+                                  layout="constrained")
+    series_names = [name for name in names if name != "width"]
+    for column, game in enumerate(games):
+        by_series = {}
+        for run in runs:
+            if run.env_id == game:
+                by_series.setdefault(config_of(run, series_names), []).append(run)
+        for (key, title), axes in zip(rows, panels[:, column]):
+            for series, members in sorted(by_series.items()):
+                points = [(float(run.flags["width"]), run.final(key)) for run in members
+                          if run.final(key) is not None]
+                if not points:
+                    continue
+                widths = sorted({width for width, _ in points})
+                line, = axes.plot(widths, [np.mean([value for w, value in points if w == width])
+                                           for width in widths],
+                                  marker="o", label=_series_label(dict(series)))
+                axes.scatter(*zip(*points), s=12, alpha=0.5, color=line.get_color())
+            axes.set_title(f"{game_name(game)}: {title}", fontsize="medium")
+            axes.set_xticks(sorted({float(run.flags["width"]) for run in runs}))
+            axes.grid(alpha=0.3)
+        panels[-1, column].set_xlabel("width multiplier")
+    panels[0, 0].legend(fontsize="small")
+    figure.suptitle("Final values against width per game; line: mean over seeds, dots: seeds")
     return figure
 
 

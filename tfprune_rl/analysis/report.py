@@ -9,7 +9,7 @@ import json
 import os
 
 from tfprune_rl.analysis.aggregate import METRICS, ConfigResult, Normalization, aggregate
-from tfprune_rl.analysis.runs import Run, load_runs
+from tfprune_rl.analysis.runs import DIAGNOSTICS, Run, load_runs
 from tfprune_rl.files import atomic_open
 
 FILES = ("aggregate.json", "aggregate.csv", "aggregate.md")
@@ -20,28 +20,25 @@ def report(root_dir: str, output_dir: str, reps: int,
     """Aggregates the finished runs under `root_dir` into `output_dir`; returns the results,
     the runs and the Markdown tables."""
     runs, unfinished = load_runs(root_dir)
-    results, norms = aggregate(runs, reps, seed)
-    write_report(results, norms, unfinished, reps, output_dir)
-    return results, runs, markdown(results, norms, unfinished, reps)
-
-
-def write_report(results: list[ConfigResult], norms: dict[str, Normalization],
-                 unfinished: list[str], reps: int, output_dir: str) -> None:
+    results, norms, incomplete = aggregate(runs, reps, seed)
+    tables = markdown(results, norms, unfinished, incomplete, reps)
     os.makedirs(output_dir, exist_ok=True)
     document = {
         "reps": reps,
         "confidence": 0.95,
         "normalization": {game: dataclasses.asdict(norm) for game, norm in norms.items()},
         "unfinished_runs": unfinished,
+        "incomplete_configs": incomplete,
         "configs": [dataclasses.asdict(result) for result in results],
     }
     _write(os.path.join(output_dir, "aggregate.json"), json.dumps(document, indent=2))
     _write(os.path.join(output_dir, "aggregate.csv"), _csv(results))
-    _write(os.path.join(output_dir, "aggregate.md"), markdown(results, norms, unfinished, reps))
+    _write(os.path.join(output_dir, "aggregate.md"), tables)
+    return results, runs, tables
 
 
 def markdown(results: list[ConfigResult], norms: dict[str, Normalization],
-             unfinished: list[str], reps: int) -> str:
+             unfinished: list[str], incomplete: dict[str, dict], reps: int) -> str:
     games = sorted(norms)
     lines = [
         f"Normalized final scores over {len(games)} games; point estimate [95% stratified "
@@ -61,12 +58,36 @@ def markdown(results: list[ConfigResult], norms: dict[str, Normalization],
         cells = [f"{g['return_mean']:.2f} ± {g['return_std']:.2f} ({g['normalized_mean']:.2f})"
                  for g in (result.per_game[game] for game in games)]
         lines.append(f"| {result.label} | " + " | ".join(cells) + " |")
+    lines += _diagnostics_table(results, games)
     lines += ["", "Normalization (score = (R - zero) / (one - zero)):", ""]
     lines += [f"- {game}: zero {norm.zero:g}, one {norm.one:g} ({norm.meaning})"
               for game, norm in norms.items()]
     if unfinished:
         lines += ["", f"Not included, unfinished: {len(unfinished)} runs."]
+    if incomplete:
+        lines += ["", "Not aggregated, finished on some games only (finished runs per game):", ""]
+        lines += [f"- {label}: " + ", ".join(f"{game} {count}"
+                                              for game, count in counts.items())
+                  for label, counts in incomplete.items()]
     return "\n".join(lines) + "\n"
+
+
+def _diagnostics_table(results: list[ConfigResult], games: list[str]) -> list[str]:
+    """Each configuration's final plasticity diagnostics per game, mean over seeds."""
+    keys = [(key, title) for key, title in DIAGNOSTICS
+            if all(key in result.per_game[game]["final_diagnostics"]
+                   for result in results for game in games)]
+    if not keys:
+        return []
+    lines = ["", "Final plasticity diagnostics (each run's last diagnostics row, mean over seeds):",
+             "", "| configuration | game | " + " | ".join(title for _, title in keys) + " |",
+             "| --- | --- |" + " --- |" * len(keys)]
+    for result in results:
+        for game in games:
+            finals = result.per_game[game]["final_diagnostics"]
+            lines.append(f"| {result.label} | {game} | "
+                         + " | ".join(f"{finals[key]:.3g}" for key, _ in keys) + " |")
+    return lines
 
 
 def _csv(results: list[ConfigResult]) -> str:

@@ -11,6 +11,13 @@ from tfprune_rl.lifecycle.run_dir import read_flagfile
 # Flags that name a run, not its configuration.
 NOT_CONFIG = ("root_dir", "env", "seed")
 CLOCK_UNITS = {"env_step": "env steps", "update": "updates"}
+# The plasticity diagnostics a report shows: diagnostics.jsonl key, and what it is.
+DIAGNOSTICS = (
+    ("diagnostics/srank", "srank (feature rank, delta 0.01)"),
+    ("diagnostics/dormant_tau_0.1/all", "dormant neurons (tau 0.1), fraction"),
+    ("diagnostics/param_norm", "parameter norm"),
+    ("diagnostics/q_norm", "mean ‖Q(s, ·)‖"),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +36,13 @@ class Run:
     def clock(self) -> str:
         """The log rows' key that measures progress: env steps, or updates on a fixed dataset."""
         return "update" if self.metrics.get("mode") == "offline" else "env_step"
+
+    def final(self, key: str) -> float | None:
+        """The final evaluation's mean return ("return"), or a diagnostic's last logged value;
+        None when the run logged no such diagnostic."""
+        if key == "return":
+            return self.metrics["eval_return_mean"]
+        return self.diagnostics[-1].get(key) if self.diagnostics else None
 
 
 def load_runs(root_dir: str) -> tuple[list[Run], list[str]]:
