@@ -21,6 +21,7 @@ from tfprune_rl.export import ExportCheckError, export_network
 from tfprune_rl.networks import QNetwork
 from tfprune_rl.value_based import TrainConfig, value_based_trainer, train
 from tfprune_rl.lifecycle.checkpoints import CheckpointError
+from tfprune_rl.lifecycle.runner import Stopped
 from tfprune_rl.lifecycle.run_dir import checkpoint_steps
 from tfprune_rl.lifecycle.run_dir import lock_run_dir
 
@@ -105,6 +106,43 @@ def test_a_damaged_checkpoint_falls_back_to_the_newest_readable_one(interrupted_
     assert updates == list(range(100, updates[-1] + 1, 100)) and updates[-1] >= 1200
     index = tf.train.get_checkpoint_state(str(root_dir / "checkpoints"))  # whole again
     assert index.model_checkpoint_path.endswith("ckpt-1500")
+
+
+def test_a_stop_signal_checkpoints_the_step_reached_and_the_run_resumes_there(tmp_path):
+    """SIGTERM (a sweep stopping its trials) makes the step under way, checkpoints it (between
+    interval checkpoints), and stops; the same command resumes from that step."""
+    root_dir = tmp_path / "run"
+
+    def log(line):
+        if line.startswith("env steps 1,000/"):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    handler = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Stopped, match="^stopped by SIGTERM at env step 1,001, checkpointed "
+                                      "there: run the same command to resume$"):
+        train(_config(root_dir), log)
+    assert signal.getsignal(signal.SIGTERM) is handler
+    assert checkpoint_steps(str(root_dir / "checkpoints"))[-1] == 1001
+    lines = []
+    assert train(_config(root_dir), lines.append)["env_steps"] == 1500
+    assert "| resumed from env step 1,001 |" in lines[0]
+    with open(root_dir / "evaluations.jsonl") as f:
+        assert [json.loads(row)["env_step"] for row in f] == list(range(250, 1501, 250))
+
+
+def test_a_second_ctrl_c_stops_at_once(tmp_path):
+    root_dir = tmp_path / "run"
+
+    def log(line):
+        if line.startswith("env steps 1,000/"):
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(root_dir), log)
+    assert signal.getsignal(signal.SIGINT) is handler
+    assert checkpoint_steps(str(root_dir / "checkpoints"))[-1] == 750  # none after the line
 
 
 def test_no_readable_checkpoint_is_one_error_and_deletes_nothing(interrupted_run, tmp_path):

@@ -101,8 +101,8 @@ def main(argv):
                             FLAGS.parallel or backend.capacity, FLAGS.progress_interval,
                             log=lambda line: print(line, flush=True))
     except KeyboardInterrupt:
-        sys.exit(f"{PROGRAM}: interrupted; running trials were stopped at their last "
-                 "checkpoint: re-run the same command to resume")
+        sys.exit(f"{PROGRAM}: interrupted; running trials checkpointed the step they had "
+                 "reached and stopped: re-run the same command to resume")
     finally:
         backend.close()
     if outcome.failed:

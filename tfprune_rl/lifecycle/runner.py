@@ -1,6 +1,6 @@
 """One run's lifecycle, the same for every trainer (Dopamine's runner, with the loop body in the
-trainer): resume or return, step, log, evaluate and checkpoint at their intervals, evaluate a
-last time, export, and write metrics.json.
+trainer): resume or return, step, log, evaluate and checkpoint at their intervals (and where a
+stop signal finds the run), evaluate a last time, export, and write metrics.json.
 
 A trainer says only how a step collects and updates; this module owns everything around it.
 Positions count on the trainer's clock: env steps for online runs, gradient updates for
@@ -9,6 +9,8 @@ offline ones. Intervals fire when a step crosses one of their multiples.
 
 import json
 import os
+import signal
+import threading
 import time
 from typing import Callable, Protocol
 
@@ -31,10 +33,39 @@ class Diverged(RuntimeError):
     """Training produced a non-finite loss or weight: the run stops where it first shows."""
 
 
+class Stopped(RuntimeError):
+    """SIGTERM or Ctrl-C stopped the run, after a checkpoint of the step it had reached."""
+
+
 # What stops a run with one line from its command (no traceback): divergence, no readable
-# checkpoint, and the OS refusing a file (full disk, permissions, read-only).
+# checkpoint, the OS refusing a file (full disk, permissions, read-only), and a stop signal.
 RUN_STOPS = (Diverged, CheckpointError, OSError, tf.errors.PermissionDeniedError,
-             tf.errors.ResourceExhaustedError)
+             tf.errors.ResourceExhaustedError, Stopped)
+
+
+class StopSignals:
+    """While a run trains, SIGTERM (a sweep stopping its trials, a scheduler) or SIGINT
+    (Ctrl-C) asks it to checkpoint the step it is at and stop, so a stopped run loses nothing.
+    A second SIGINT, a person's second Ctrl-C, stops at once."""
+
+    def __init__(self):
+        self.received = None
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():  # where Python runs handlers
+            self._previous = {number: signal.signal(number, self._handle)
+                              for number in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exception):
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+    def _handle(self, number, frame):
+        if self.received == signal.SIGINT == number:
+            raise KeyboardInterrupt
+        self.received = self.received or number
 
 
 def check_finite(losses: np.ndarray, first_update: int, hint: str) -> None:
@@ -151,31 +182,38 @@ def run(trainer: Trainer, log: Callable[[str], None] = print) -> dict:
     kernels = summaries.KernelSummaries(trainer.networks)
     with writer.as_default():
         summaries.write_hparams(hparams(trainer.config))
-        while position < intervals.total:
-            previous, position = position, trainer.advance()
-            due = {name: _crossed(previous, position, interval) for name, interval in
-                   (("log", intervals.log), ("eval", intervals.eval),
-                    ("checkpoint", intervals.checkpoint),
-                    ("images", trainer.config.summary_image_interval))}
-            if any(due.values()) or position == intervals.total:
-                trainer.settle()
-            if due["log"]:
-                now = time.time()
-                line, throughput = trainer.progress(now - last_log)
-                last_log = now
-                log(line)
-            if due["images"] or position == intervals.total:
-                with trainer.timer.phase("summaries"):
-                    kernels.write(position)
-            if due["eval"] and position < intervals.total:
-                evaluate()
-            if due["checkpoint"] or position == intervals.total:
-                wall_time.assign_add(time.time() - session_start)
-                session_start = time.time()
-                with trainer.timer.phase("checkpoint"):
-                    _check_weights(trainer.checkpointed(), trainer.divergence_hint())
-                    trainer.before_checkpoint(position)
-                    checkpoints.save(position)
+        with StopSignals() as stop:  # after the last checkpoint, a signal acts as usual
+            while position < intervals.total:
+                previous, position = position, trainer.advance()
+                stopping = stop.received  # read once: a signal in this step waits for the next
+                due = {name: _crossed(previous, position, interval) for name, interval in
+                       (("log", intervals.log), ("eval", intervals.eval),
+                        ("checkpoint", intervals.checkpoint),
+                        ("images", trainer.config.summary_image_interval))}
+                due["checkpoint"] |= bool(stopping)
+                if any(due.values()) or position == intervals.total:
+                    trainer.settle()
+                if due["log"]:
+                    now = time.time()
+                    line, throughput = trainer.progress(now - last_log)
+                    last_log = now
+                    log(line)
+                if due["images"] or position == intervals.total:
+                    with trainer.timer.phase("summaries"):
+                        kernels.write(position)
+                if due["eval"] and position < intervals.total:
+                    evaluate()
+                if due["checkpoint"] or position == intervals.total:
+                    wall_time.assign_add(time.time() - session_start)
+                    session_start = time.time()
+                    with trainer.timer.phase("checkpoint"):
+                        _check_weights(trainer.checkpointed(), trainer.divergence_hint())
+                        trainer.before_checkpoint(position)
+                        checkpoints.save(position)
+                    if stopping:
+                        raise Stopped(f"stopped by {signal.Signals(stopping).name} at "
+                                      f"{unit[:-1]} {position:,}, checkpointed there: run the same "
+                                      "command to resume")
         returns = evaluate()
 
     export_dir = os.path.join(root_dir, "export")

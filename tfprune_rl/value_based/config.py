@@ -52,8 +52,9 @@ class TrainConfig(RunConfig):
                           _known_env, flag="env")
     sticky_actions: bool = setting(True, "Atari sticky actions (0.25). Paper: on; "
                                    "--nosticky_actions is the Atari 100k setting.")
-    num_envs: int = setting(1, "Envs collecting in parallel (more than one runs them in "
-                            "subprocesses); each step of all counts num_envs.", at_least(1))
+    num_envs: int = setting(1, "Envs stepped together, one action batch per step (Atari: "
+                            "ale-py's threaded vector env; others in process); each step of all "
+                            "counts num_envs.", at_least(1))
     agent: str = setting("double_dqn", f"One of: {', '.join(AGENTS)} (paper: dqn; c51 with "
                          "--n_step=3 --replay_scheme=prioritized is its Rainbow-lite; iqn and "
                          "m_iqn in its appendix; offline, cql and cql_c51).", one_of(AGENTS))
