@@ -54,6 +54,10 @@ def interrupted_run(tmp_path_factory):
     return root_dir
 
 
+def stop_at_first_line(line):
+    raise _Killed(line)
+
+
 def _truncate(path):
     with open(path, "r+b") as f:
         f.truncate(os.path.getsize(path) // 2)
@@ -108,10 +112,12 @@ def test_a_damaged_checkpoint_falls_back_to_the_newest_readable_one(interrupted_
     assert index.model_checkpoint_path.endswith("ckpt-1500")
 
 
-def test_a_stop_signal_checkpoints_the_step_reached_and_the_run_resumes_there(tmp_path):
+def test_a_stop_signal_checkpoints_the_step_reached_and_the_run_resumes_there(interrupted_run,
+                                                                            tmp_path):
     """SIGTERM (a sweep stopping its trials) makes the step under way, checkpoints it (between
     interval checkpoints), and stops; the same command resumes from that step."""
     root_dir = tmp_path / "run"
+    shutil.copytree(interrupted_run, root_dir)  # stopped at env step 1,000, checkpoint at 750
 
     def log(line):
         if line.startswith("env steps 1,000/"):
@@ -123,18 +129,17 @@ def test_a_stop_signal_checkpoints_the_step_reached_and_the_run_resumes_there(tm
         train(_config(root_dir), log)
     assert signal.getsignal(signal.SIGTERM) is handler
     assert checkpoint_steps(str(root_dir / "checkpoints"))[-1] == 1001
-    lines = []
-    assert train(_config(root_dir), lines.append)["env_steps"] == 1500
-    assert "| resumed from env step 1,001 |" in lines[0]
     with open(root_dir / "evaluations.jsonl") as f:
-        assert [json.loads(row)["env_step"] for row in f] == list(range(250, 1501, 250))
+        assert [json.loads(row)["env_step"] for row in f] == [250, 500, 750, 1000]
+    with pytest.raises(_Killed, match=r"\| resumed from env step 1,001 \|"):
+        train(_config(root_dir), stop_at_first_line)
 
 
 def test_a_second_ctrl_c_stops_at_once(tmp_path):
     root_dir = tmp_path / "run"
 
     def log(line):
-        if line.startswith("env steps 1,000/"):
+        if line.startswith("env steps 250/"):
             os.kill(os.getpid(), signal.SIGINT)
             os.kill(os.getpid(), signal.SIGINT)
 
@@ -142,7 +147,7 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train(_config(root_dir), log)
     assert signal.getsignal(signal.SIGINT) is handler
-    assert checkpoint_steps(str(root_dir / "checkpoints"))[-1] == 750  # none after the line
+    assert checkpoint_steps(str(root_dir / "checkpoints")) == []  # 250's comes after the line
 
 
 def test_no_readable_checkpoint_is_one_error_and_deletes_nothing(interrupted_run, tmp_path):
