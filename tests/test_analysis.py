@@ -191,7 +191,7 @@ def test_report_files_hold_every_configuration(sweep_root, tmp_path):
     assert tables == open(os.path.join(output, "aggregate.md")).read()
 
 
-def test_configurations_unfinished_on_a_game_are_left_out_and_named(sweep_root, tmp_path):
+def test_configurations_unfinished_on_a_game_are_left_out_and_named(sweep_root):
     """A sweep still going: the configurations finished alike on every game are aggregated,
     the others are named with their runs per game; with none finished alike, it refuses."""
     runs, unfinished = load_runs(sweep_root)
