@@ -210,6 +210,19 @@ def test_configurations_unfinished_on_a_game_are_left_out_and_named(sweep_root):
                   + [runs[0]], reps=100)
 
 
+def test_a_report_on_some_games_reads_only_their_runs(sweep_root, tmp_path):
+    output = str(tmp_path / "out")
+    results, runs, tables = report(sweep_root, output, reps=100, seed=0, games=[GAMES[1]])
+    assert {run.env_id for run in runs} == {GAMES[1]} and len(runs) == 12
+    assert list(results[0].per_game) == [GAMES[1]]
+    assert "unfinished" not in tables  # the unfinished run is on the other game
+    with open(os.path.join(output, "aggregate.json")) as f:
+        assert json.load(f)["unfinished_runs"] == []
+    with pytest.raises(ValueError, match=r"^games MinAtar/Pong-v1: no finished run under .*; "
+                                         f"it has {GAMES[0]},{GAMES[1]}$"):
+        report(sweep_root, output, reps=100, seed=0, games=[GAMES[0], "MinAtar/Pong-v1"])
+
+
 def test_an_empty_directory_is_refused(tmp_path):
     with pytest.raises(ValueError, match="holds no finished run"):
         load_runs(str(tmp_path))

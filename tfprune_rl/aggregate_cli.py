@@ -20,8 +20,9 @@ flags.DEFINE_string("output_dir", None, "Where the files go (default: ROOT_DIR/r
 flags.DEFINE_integer("reps", 50_000, "Bootstrap resamples (rliable's default: 50,000).")
 flags.DEFINE_integer("bootstrap_seed", 0, "Seeds the bootstrap, so the same runs give the "
                      "same intervals.")
+flags.DEFINE_list("games", [], "Env ids to report on (default: every game under root_dir).")
 flags.mark_flag_as_required("root_dir")
-REPORT_FLAGS = ("root_dir", "output_dir", "reps", "bootstrap_seed")
+REPORT_FLAGS = ("root_dir", "output_dir", "reps", "bootstrap_seed", "games")
 
 
 def build_report(program: str):
@@ -36,7 +37,8 @@ def build_report(program: str):
     with quiet_startup():  # pandas, rliable: after the flags are checked
         from tfprune_rl.analysis import report
     try:
-        return output_dir, *report(FLAGS.root_dir, output_dir, FLAGS.reps, FLAGS.bootstrap_seed)
+        return output_dir, *report(FLAGS.root_dir, output_dir, FLAGS.reps, FLAGS.bootstrap_seed,
+                                   FLAGS.games)
     except (ValueError, OSError) as error:
         fail(program, str(error))
 

@@ -11,15 +11,24 @@ import os
 from tfprune_rl.analysis.aggregate import METRICS, ConfigResult, Normalization, aggregate
 from tfprune_rl.analysis.runs import DIAGNOSTICS, Run, load_runs
 from tfprune_rl.files import atomic_open
+from tfprune_rl.lifecycle.run_dir import read_flagfile
 
 FILES = ("aggregate.json", "aggregate.csv", "aggregate.md")
 
 
-def report(root_dir: str, output_dir: str, reps: int,
-           seed: int) -> tuple[list[ConfigResult], list[Run], str]:
-    """Aggregates the finished runs under `root_dir` into `output_dir`; returns the results,
-    the runs and the Markdown tables."""
+def report(root_dir: str, output_dir: str, reps: int, seed: int,
+           games: list[str] = ()) -> tuple[list[ConfigResult], list[Run], str]:
+    """Aggregates the finished runs under `root_dir` (on `games` only, if given) into
+    `output_dir`; returns the results, the runs and the Markdown tables."""
     runs, unfinished = load_runs(root_dir)
+    if games:
+        unknown = sorted(set(games) - {run.env_id for run in runs})
+        if unknown:
+            raise ValueError(f"games {','.join(unknown)}: no finished run under {root_dir}; it "
+                             f"has {','.join(sorted({run.env_id for run in runs}))}")
+        runs = [run for run in runs if run.env_id in games]
+        unfinished = [path for path in unfinished
+                      if read_flagfile(os.path.join(path, "flags.txt")).get("env") in games]
     results, norms, incomplete = aggregate(runs, reps, seed)
     tables = markdown(results, norms, unfinished, incomplete, reps)
     os.makedirs(output_dir, exist_ok=True)
