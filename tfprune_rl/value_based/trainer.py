@@ -241,7 +241,9 @@ class ValueBasedTrainer:
 
     # The events (`self.events`), each run right after the update it is due at.
 
-    def _position(self, update: int) -> int:
+    @property
+    def _position(self) -> int:
+        """Where TensorBoard puts this trainer's points: its clock (env steps online)."""
         return self.env_step
 
     def _update_masks(self, update: int) -> None:
@@ -249,7 +251,7 @@ class ValueBasedTrainer:
                           self._loss_batches(1)[0] if self.updater.reads_loss else {})
 
     def _diagnose(self, update: int) -> None:
-        self.last_diagnostics = self._record_diagnostics(self._position(update))
+        self.last_diagnostics = self._record_diagnostics()
         self.diagnostics_log.append(self.last_diagnostics)
 
     def _recycle_dormant(self, update: int) -> None:
@@ -257,13 +259,13 @@ class ValueBasedTrainer:
         recycled = recycle_dormant(self.q_network, self.optimizer, self._probe_observations(),
                                    c.redo_tau, np.random.default_rng([c.seed, update, 0]))
         summaries.scalar("train", "redo_recycled_neurons",
-                         sum(r.size for r in recycled.values()), self._position(update))
+                         sum(r.size for r in recycled.values()), self._position)
 
     def _reset_last_layer(self, update: int) -> None:
         c = self.config
         reset_last_layer(self.q_network, self.optimizer,
                          np.random.default_rng([c.seed, update, 1]))
-        summaries.scalar("train", "resets", update // c.reset_period, self._position(update))
+        summaries.scalar("train", "resets", update // c.reset_period, self._position)
 
     def _check_q_estimates(self) -> None:
         """Warns once when Q estimates exceed 10 x max|r| / (1 - gamma) on a replay batch: no
@@ -285,13 +287,13 @@ class ValueBasedTrainer:
         rng = np.random.default_rng([self.config.seed, self.updates])
         return self.replay.sample(self.config.diagnostics_batch_size, rng)["observation"]
 
-    def _record_diagnostics(self, position: int) -> dict:
+    def _record_diagnostics(self) -> dict:
         """Writes the `diagnostics/` scalars; returns them, with the kernels' sparsity and
         pruning thresholds (in TensorBoard at every progress line), as one row."""
         values = diagnostics.measure(self.q_network, self._probe_observations())
         for key, value in values.items():
             summaries.scalar("diagnostics", key.removeprefix(diagnostics.PREFIX), value,
-                             position)
+                             self._position)
         stats = pruning.kernel_sparsity(self.q_network.stack)
         sparsity = {f"sparsity/{layer.name}": layer.sparsity for layer in stats}
         sparsity["sparsity/total"] = pruning.total_sparsity(stats)
@@ -302,7 +304,7 @@ class ValueBasedTrainer:
 
     def _write_training_summaries(self, loss: float, throughput: dict) -> float:
         """Writes the periodic scalars; returns the total kernel sparsity."""
-        position = self._position(self.updates)
+        position = self._position
         stats = pruning.kernel_sparsity(self.q_network.stack)
         summaries.sparsity_scalars(stats, position)
         summaries.scalar("loss", "train", loss, position)
@@ -473,8 +475,9 @@ class OfflineTrainer(ValueBasedTrainer):
             [config.seed, self.updates + i, 2])) for i in range(updates)]
         return {name: np.concatenate([draw[name] for draw in draws]) for name in draws[0]}
 
-    def _position(self, update: int) -> int:
-        return update
+    @property
+    def _position(self) -> int:
+        return self.updates
 
     def _source(self) -> str:
         return f"offline on {self.config.dataset_path}"
