@@ -22,10 +22,11 @@ def report(root_dir: str, output_dir: str, reps: int, seed: int,
     `output_dir`; returns the results, the runs and the Markdown tables."""
     runs, unfinished = load_runs(root_dir)
     if games:
-        unknown = sorted(set(games) - {run.env_id for run in runs})
+        finished = {run.env_id for run in runs}
+        unknown = sorted(set(games) - finished)
         if unknown:
             raise ValueError(f"games {','.join(unknown)}: no finished run under {root_dir}; it "
-                             f"has {','.join(sorted({run.env_id for run in runs}))}")
+                             f"has {','.join(sorted(finished))}")
         runs = [run for run in runs if run.env_id in games]
         unfinished = [path for path in unfinished
                       if read_flagfile(os.path.join(path, "flags.txt")).get("env") in games]
