@@ -21,6 +21,7 @@ from tfprune_rl.export import ExportCheckError, export_network
 from tfprune_rl.networks import QNetwork
 from tfprune_rl.value_based import TrainConfig, value_based_trainer, train
 from tfprune_rl.lifecycle.checkpoints import CheckpointError
+from tfprune_rl.lifecycle.recent_returns import RecentReturns
 from tfprune_rl.lifecycle.runner import Stopped
 from tfprune_rl.lifecycle.run_dir import checkpoint_steps
 from tfprune_rl.lifecycle.run_dir import lock_run_dir
@@ -110,6 +111,17 @@ def test_a_damaged_checkpoint_falls_back_to_the_newest_readable_one(interrupted_
     assert updates == list(range(100, updates[-1] + 1, 100)) and updates[-1] >= 1200
     index = tf.train.get_checkpoint_state(str(root_dir / "checkpoints"))  # whole again
     assert index.model_checkpoint_path.endswith("ckpt-1500")
+
+
+def test_a_progress_line_before_any_episode_ends_says_so_and_then_means_the_last_ones():
+    """A resumed run (and Freeway, whose episodes outlast a log interval) has no return yet."""
+    recent = RecentReturns(size=3)
+    assert (str(recent), recent.mean()) == ("return - (no episode ended yet)", None)
+    recent.add(np.array([1.0, 2.0]))
+    recent.add(4.0)
+    recent.add(np.array([8.0]))
+    assert recent.mean() == pytest.approx(np.mean([2.0, 4.0, 8.0]))
+    assert str(recent) == "return 4.7 (last 3 episodes)"
 
 
 def test_a_stop_signal_checkpoints_the_step_reached_and_the_run_resumes_there(interrupted_run,

@@ -5,7 +5,6 @@ masks are made right before the first update and updated on its schedule. The ru
 (`lifecycle/runner.py`) owns the rest of the run, and the run directory is a value-based run's.
 """
 
-import collections
 from typing import Callable
 
 import numpy as np
@@ -26,10 +25,9 @@ from tfprune_rl.lifecycle.run_config import updates_between
 from tfprune_rl.continuous.config import ContinuousConfig
 from tfprune_rl.envs.evaluation import EVAL_SEED_OFFSET, evaluate
 from tfprune_rl.lifecycle.lottery import source_masks, source_seed
+from tfprune_rl.lifecycle.recent_returns import RecentReturns
 from tfprune_rl.lifecycle.runner import check_finite, run
 from tfprune_rl.lifecycle.timing import PhaseTimer
-
-RECENT_EPISODES = 10  # the training return a progress line shows is their mean
 
 
 def check_dataset(transitions: Transitions, observation_spec, action_spec, path: str) -> None:
@@ -283,7 +281,7 @@ class OnlineContinuousTrainer(ContinuousTrainer):
             action_shape=self.action_spec.shape, action_dtype=np.float32)
         self.explore = tf.function(lambda observation: self.agent.explore(observation),
                                    jit_compile=True)
-        self.recent_returns = collections.deque(maxlen=RECENT_EPISODES)
+        self.recent_returns = RecentReturns()
         return 0.0, 1.0  # raw observations: there is no dataset to normalize by
 
     def _batch(self, rng):
@@ -316,7 +314,7 @@ class OnlineContinuousTrainer(ContinuousTrainer):
         self.episode_return += reward
         self.observation = next_observation
         if terminated or truncated:
-            self.recent_returns.append(self.episode_return)
+            self.recent_returns.add(self.episode_return)
             self.episode_return = 0.0
             self.observation, _ = self.collect_env.reset()
         self.env_step += 1
@@ -329,14 +327,12 @@ class OnlineContinuousTrainer(ContinuousTrainer):
     def _progress_source(self, seconds: float) -> str:
         steps_per_second = (self.env_step - self.logged_env_step) / seconds
         self.logged_env_step = self.env_step
-        returns = self.recent_returns
-        if returns:
-            summaries.scalar("return", "train", np.mean(returns), self.env_step)
+        if self.recent_returns.mean() is not None:
+            summaries.scalar("return", "train", self.recent_returns.mean(), self.env_step)
         return (f"env steps {self.env_step:,}/{self.config.num_env_steps:,} | "
                 f"{steps_per_second:,.0f} steps/s, "
-                f"{(self.updates - self.logged_updates) / seconds:,.0f} updates/s | return "
-                f"{np.mean(returns) if returns else float('nan'):.1f} (last {len(returns)} "
-                "episodes)")
+                f"{(self.updates - self.logged_updates) / seconds:,.0f} updates/s | "
+                f"{self.recent_returns}")
 
     def counters(self) -> dict:
         return {"env_step": self.env_step, "update": self.updates}

@@ -10,7 +10,6 @@ which they are due, before any later update and before the next action: a call's
 split there.
 """
 
-import collections
 import os
 from typing import Callable
 
@@ -40,10 +39,10 @@ from tfprune_rl.value_based.events import Event, Events, every
 from tfprune_rl.value_based.learner import Learner, training_loss
 from tfprune_rl.lifecycle.lottery import source_masks, source_seed
 from tfprune_rl.lifecycle.runner import check_finite
+from tfprune_rl.lifecycle.recent_returns import RecentReturns
 from tfprune_rl.lifecycle.timing import PhaseTimer
 
 DATASET_DIR = "dataset"  # where --record_dataset writes, in the run directory
-RECENT_EPISODES = 10
 LOSS_BATCH = ("observation", "next_observation", "action", "reward", "discount")
 AUGMENT_SEED = 3  # with the run's seed: the augmentation's own generator
 
@@ -331,7 +330,7 @@ class OnlineTrainer(ValueBasedTrainer):
             stack_size=frame_stack_size(config.env_id), n_step=config.n_step,
             gamma=config.hparams.gamma, num_streams=config.num_envs,
             scheme=config.replay_scheme, clip_rewards=config.clip_rewards)
-        self.recent_returns = collections.deque(maxlen=RECENT_EPISODES)
+        self.recent_returns = RecentReturns()
         self.episode_returns = np.zeros(config.num_envs)
         self.recorder = None
 
@@ -414,17 +413,15 @@ class OnlineTrainer(ValueBasedTrainer):
     def _progress(self, throughput: dict) -> str:
         return (f"env steps {self.env_step:,}/{self.config.num_env_steps:,} | "
                 f"{throughput['env_steps_per_second']:,.0f} steps/s, "
-                f"{throughput['updates_per_second']:,.0f} updates/s | "
-                f"return {_mean(self.recent_returns):.1f} "
-                f"(last {len(self.recent_returns)} episodes)")
+                f"{throughput['updates_per_second']:,.0f} updates/s | {self.recent_returns}")
 
     def _write_training_summaries(self, loss: float, throughput: dict) -> float:
         """The collection's scalars too."""
         summaries.scalar("train", "steps_per_second", throughput["env_steps_per_second"],
                          self.env_step)
         summaries.scalar("train", "epsilon", float(self.epsilon()), self.env_step)
-        if self.recent_returns:
-            summaries.scalar("return", "train", _mean(self.recent_returns), self.env_step)
+        if self.recent_returns.mean() is not None:
+            summaries.scalar("return", "train", self.recent_returns.mean(), self.env_step)
         return super()._write_training_summaries(loss, throughput)
 
     def _check_observations(self) -> np.ndarray:
@@ -437,7 +434,7 @@ class OnlineTrainer(ValueBasedTrainer):
         the last 10): a summary per episode cost 10% of a 16-env MinAtar run."""
         self.episode_returns += reward
         if ended.any():
-            self.recent_returns.extend(self.episode_returns[ended])
+            self.recent_returns.add(self.episode_returns[ended])
             self.episode_returns[ended] = 0.0
 
 
@@ -497,10 +494,6 @@ class OfflineTrainer(ValueBasedTrainer):
 def value_based_trainer(config: TrainConfig, log: Callable[[str], None] = print):
     """The trainer of `config`'s mode."""
     return (OfflineTrainer if config.offline else OnlineTrainer)(config, log)
-
-
-def _mean(values) -> float:
-    return float(np.mean(values)) if values else float("nan")
 
 
 def _diagnostics_summary(row: dict) -> str:
