@@ -114,7 +114,7 @@ def test_a_damaged_checkpoint_falls_back_to_the_newest_readable_one(interrupted_
 
 
 def test_a_progress_line_before_any_episode_ends_says_so_and_then_means_the_last_ones():
-    """A resumed run (and Freeway, whose episodes outlast a log interval) has no return yet."""
+    """A run just started or resumed has no episode return until one ends."""
     recent = RecentReturns(size=3)
     assert (str(recent), recent.mean()) == ("return - (no episode ended yet)", None)
     recent.add(np.array([1.0, 2.0]))

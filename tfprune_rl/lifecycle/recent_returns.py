@@ -7,8 +7,8 @@ import numpy as np
 
 class RecentReturns:
     """The returns of the last `size` episodes ended in this process. They are not
-    checkpointed, so a resumed run (or a game whose episodes outlast a log interval, Freeway's)
-    has none for a while: its line then says so instead of printing NaN."""
+    checkpointed, so after a start or a resume there are none until an episode ends (MinAtar
+    Freeway's first end 40k env steps later with 16 envs): a line then says so, not NaN."""
 
     def __init__(self, size: int = 10):
         self._returns = collections.deque(maxlen=size)
