@@ -327,8 +327,8 @@ class OnlineContinuousTrainer(ContinuousTrainer):
     def _progress_source(self, seconds: float) -> str:
         steps_per_second = (self.env_step - self.logged_env_step) / seconds
         self.logged_env_step = self.env_step
-        if self.recent_returns.mean() is not None:
-            summaries.scalar("return", "train", self.recent_returns.mean(), self.env_step)
+        if (mean := self.recent_returns.mean()) is not None:
+            summaries.scalar("return", "train", mean, self.env_step)
         return (f"env steps {self.env_step:,}/{self.config.num_env_steps:,} | "
                 f"{steps_per_second:,.0f} steps/s, "
                 f"{(self.updates - self.logged_updates) / seconds:,.0f} updates/s | "

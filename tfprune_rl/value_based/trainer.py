@@ -420,8 +420,8 @@ class OnlineTrainer(ValueBasedTrainer):
         summaries.scalar("train", "steps_per_second", throughput["env_steps_per_second"],
                          self.env_step)
         summaries.scalar("train", "epsilon", float(self.epsilon()), self.env_step)
-        if self.recent_returns.mean() is not None:
-            summaries.scalar("return", "train", self.recent_returns.mean(), self.env_step)
+        if (mean := self.recent_returns.mean()) is not None:
+            summaries.scalar("return", "train", mean, self.env_step)
         return super()._write_training_summaries(loss, throughput)
 
     def _check_observations(self) -> np.ndarray:
