@@ -1,5 +1,6 @@
 """Running the entry points as a user does: separate processes, checked exit codes."""
 
+import glob
 import json
 import os
 import signal
@@ -60,6 +61,21 @@ def stop_at(prefix: str):
         if line.startswith(prefix):
             raise Stop()
     return log
+
+
+def scalars(root_dir) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar in the run's event files, in the order written, as (step, value) pairs by
+    tag (images, histograms and hparams left out)."""
+    import tensorflow as tf
+
+    found = {}
+    for path in sorted(glob.glob(os.path.join(root_dir, "tensorboard", "events.*"))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                array = tf.make_ndarray(value.tensor)
+                if array.ndim == 0 and array.dtype.kind == "f":
+                    found.setdefault(value.tag, []).append((event.step, array.item()))
+    return found
 
 
 def checkpointed(root_dir, prefix: str) -> list:

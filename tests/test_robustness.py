@@ -109,6 +109,11 @@ def test_a_damaged_checkpoint_falls_back_to_the_newest_readable_one(interrupted_
     with open(root_dir / "diagnostics.jsonl") as f:
         updates = [json.loads(row)["update"] for row in f]
     assert updates == list(range(100, updates[-1] + 1, 100)) and updates[-1] >= 1200
+    for tag, points in cli.scalars(root_dir).items():  # the steps after the checkpoint: once
+        steps = [step for step, _ in points]
+        assert steps == sorted(set(steps)), tag
+    assert [step for step, _ in cli.scalars(root_dir)["1_return/eval"]] == list(
+        range(250, 1501, 250))
     index = tf.train.get_checkpoint_state(str(root_dir / "checkpoints"))  # whole again
     assert index.model_checkpoint_path.endswith("ckpt-1500")
 

@@ -22,21 +22,8 @@ TINY = ["--num_env_steps=3000", "--learning_starts=500", "--pruning_frequency=10
         "--eval_episodes=2", "--width=2", "--diagnostics_period=500"]
 
 
-def _all_scalars(root_dir) -> dict[str, list[tuple[int, float]]]:
-    """Every scalar in the run's event files, as (step, value) pairs by tag (images,
-    histograms and hparams left out)."""
-    scalars = {}
-    for path in sorted(glob.glob(os.path.join(root_dir, "tensorboard", "events.*"))):
-        for event in tf.compat.v1.train.summary_iterator(path):
-            for value in event.summary.value:
-                array = tf.make_ndarray(value.tensor)
-                if array.ndim == 0 and array.dtype.kind == "f":
-                    scalars.setdefault(value.tag, []).append((event.step, array.item()))
-    return scalars
-
-
 def _scalars(root_dir, tag) -> list[float]:
-    return [value for _, value in _all_scalars(root_dir).get(tag, [])]
+    return [value for _, value in cli.scalars(root_dir).get(tag, [])]
 
 
 def _jsonl_rows(root_dir, name="diagnostics.jsonl") -> list[dict]:
@@ -91,7 +78,7 @@ def test_every_diagnostic_is_in_tensorboard_and_in_the_run_metrics(default_runs)
     key is its TensorBoard tag without the group's rank."""
     runs, _ = default_runs
     scalars = {tag.removeprefix("4_"): values
-               for tag, values in _all_scalars(runs["pruned"]).items()}
+               for tag, values in cli.scalars(runs["pruned"]).items()}
     expected = {"diagnostics/srank", "diagnostics/q_variance", "diagnostics/q_norm",
                 "diagnostics/param_norm"}
     for tau in ("0", "0.025", "0.1"):
@@ -184,6 +171,10 @@ def test_sigkill_at_random_moments_resumes_to_the_uninterrupted_end_state(tmp_pa
     every_500_updates = list(range(500, 2501, 500))  # the rows after the checkpoint: rewritten
     assert [row["update"] for row in _jsonl_rows(killed)] == every_500_updates
     assert [row["update"] for row in _jsonl_rows(straight)] == every_500_updates
+    steps = [{tag: [step for step, _ in points] for tag, points in cli.scalars(run).items()
+              if not tag.startswith("8_time_fraction/")}  # a phase idle in a window: no scalar
+             for run in (killed, straight)]
+    assert steps[0] == steps[1]
     for run in (killed, straight):  # the final evaluation is redone, never doubled
         assert [row["env_step"] for row in _jsonl_rows(run, "evaluations.jsonl")] == [
             1500, 3000]
@@ -223,7 +214,7 @@ def test_baselines_together_never_revive_a_pruned_weight(short_runs):
     every weight the final masks prune is zero in the exported files, and the export (its
     actions checked against the live policy) includes the normalization."""
     run = short_runs["baselines"]
-    scalars = _all_scalars(run)
+    scalars = cli.scalars(run)
     redo_steps = [step for step, _ in scalars["7_train/redo_recycled_neurons"]]
     assert redo_steps == [500 + updates for updates in range(250, 1501, 250)]
     assert max(value for _, value in scalars["7_train/redo_recycled_neurons"]) > 0
@@ -241,7 +232,7 @@ def test_baselines_together_never_revive_a_pruned_weight(short_runs):
     assert zeros / sum(k.size for k in kernels.values()) >= 0.95 - 1e-4
     with open(os.path.join(run, "export", "report.json")) as f:
         assert json.load(f)["metadata"]["l2_normalize"] is True
-    assert "7_train/redo_recycled_neurons" not in _all_scalars(short_runs["a"])
+    assert "7_train/redo_recycled_neurons" not in cli.scalars(short_runs["a"])
 
 
 BAD_INPUT = {  # more bad values: tests/test_presets.py

@@ -5,8 +5,10 @@ on return, sparsity and loss, and the plasticity diagnostics follow together. Ma
 kept-weight histograms and evaluation videos are made on the host, between training steps.
 """
 
+import glob
 import io
-from typing import Mapping, Sequence
+import os
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -107,6 +109,31 @@ class KernelSummaries:
                     self.last_masks[name] = masks
                     tf.summary.image(tag("sparsity", f"mask/{name}"),
                                      mask_image(kernel)[np.newaxis], step=step)
+
+
+def keep_events(log_dir: str, predicate: Callable[[tf.compat.v1.Event], bool]) -> None:
+    """Rewrites `log_dir`'s event files without the events `predicate` rejects: those a resumed
+    run writes again. TensorBoard would draw both, as it drops a restart's out-of-order steps
+    only from TF1's event files."""
+    for path in glob.glob(os.path.join(log_dir, "events.out.tfevents.*")):
+        records = []
+        try:
+            records.extend(record.numpy() for record in tf.data.TFRecordDataset(path))
+        except tf.errors.DataLossError:  # a last record cut short by a kill: the file ends there
+            pass
+        kept = [record for record in records
+                if predicate(tf.compat.v1.Event.FromString(record))]
+        if len(kept) == len(records):
+            continue
+        tmp_path = f"{path}.tmp-{os.getpid()}"
+        with tf.io.TFRecordWriter(tmp_path) as writer:
+            for record in kept:
+                writer.write(record)
+        os.replace(tmp_path, path)
+
+
+def is_evaluation(event: tf.compat.v1.Event) -> bool:
+    return any(value.tag.startswith(tag("return", "eval")) for value in event.summary.value)
 
 
 def video_summary(name: str, frames: Sequence[np.ndarray], step: int) -> None:

@@ -9,6 +9,17 @@ set -euo pipefail
 sweeps=$(cd "$(dirname "$0")" && pwd)
 root_dir=${1:-$sweeps/../results/minatar_width}
 parallel=${2:-1}
+mkdir -p "$root_dir"
+# A run started on another machine, whose checkpoints did not come with it, starts over: its
+# directory goes first, so that its old TensorBoard events are not committed with the new ones
+# (the study's commit predates the runner's own cleanup of them). A run a trainer holds stays.
+find "$root_dir" -name flags.txt -print0 | while IFS= read -r -d '' flags; do
+  run=$(dirname "$flags")
+  if [[ ! -e $run/metrics.json ]] && ! compgen -G "$run/checkpoints/ckpt-*.index" > /dev/null &&
+    flock -n "$run/lock" rm -rf "$run"; then
+    echo "started over (no checkpoint here): $run"
+  fi
+done
 common=$(mktemp)
 trap 'rm -f "$common"' EXIT
 grep -v '^--grid=width=' "$sweeps/minatar_width_study.flags" > "$common"

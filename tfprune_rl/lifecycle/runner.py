@@ -158,6 +158,9 @@ def run(trainer: Trainer, log: Callable[[str], None] = print) -> dict:
     evaluations = JsonlLog(os.path.join(root_dir, "evaluations.jsonl"))
     # The final evaluation follows the last checkpoint, so a resumed run always redoes it.
     evaluations.keep(lambda row: row[trainer.clock] <= min(position, intervals.total - 1))
+    tensorboard_dir = os.path.join(root_dir, "tensorboard")
+    summaries.keep_events(tensorboard_dir, lambda event: event.step <= position and not (
+        event.step == intervals.total and summaries.is_evaluation(event)))
 
     def evaluate() -> list[float]:
         frames = [] if trainer.config.capture_video else None
@@ -178,7 +181,7 @@ def run(trainer: Trainer, log: Callable[[str], None] = print) -> dict:
 
     session_start = last_log = time.time()
     throughput = {}
-    writer = tf.summary.create_file_writer(os.path.join(root_dir, "tensorboard"))
+    writer = tf.summary.create_file_writer(tensorboard_dir)
     kernels = summaries.KernelSummaries(trainer.networks)
     with writer.as_default():
         summaries.write_hparams(hparams(trainer.config))
