@@ -1,8 +1,8 @@
 #!/bin/bash
 # Runs the width study (minatar_width_study.flags: the same 54 trials and flags) one width at a
 # time, so every game's dense and 95% runs at a width finish before the next width starts and
-# the report has a whole slice early: a width-1 run takes about 15 core-minutes here, width 3
-# about 95, width 5 about 300. Finished trials are skipped; a trial that was going resumes.
+# the report has a whole slice early: a width-1 run takes 15-25 core-minutes, width 3 30-95,
+# width 5 80-300, by machine. Finished trials are skipped; a trial that was going resumes.
 # Run it from the study's own clone (its .venv trains):
 #   bash ../main/experiments/sweeps/minatar_width_study.sh [ROOT_DIR] [PARALLEL]
 set -euo pipefail
