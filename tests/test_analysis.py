@@ -193,16 +193,33 @@ def test_report_files_hold_every_configuration(sweep_root, tmp_path):
 
 def test_configurations_unfinished_on_a_game_are_left_out_and_named(sweep_root):
     """A sweep still going: the configurations finished alike on every game are aggregated,
-    the others are named with their runs per game; with none finished alike, it refuses."""
+    the others are named with their finished runs' returns per game; with none finished alike,
+    it refuses."""
     runs, unfinished = load_runs(sweep_root)
     partial = [run for run in runs if not (run.env_id == GAMES[1] and run.flags["width"] == "3"
                                            and run.flags["seed"] == "2")]
     results, norms, incomplete = aggregate(partial, reps=100)
     assert [r.label for r in results] == ["sparsity=0, width=1", "sparsity=0.95, width=1"]
-    assert incomplete == {"sparsity=0, width=3": {GAMES[0]: 3, GAMES[1]: 2},
-                          "sparsity=0.95, width=3": {GAMES[0]: 3, GAMES[1]: 2}}
+
+    def finals(game, sparsity):
+        return [run.metrics["eval_return_mean"] for run in sorted(
+            partial, key=lambda run: run.flags["seed"]) if run.env_id == game
+            and run.flags["width"] == "3" and run.flags["sparsity"] == sparsity]
+
+    assert incomplete == {f"sparsity={sparsity}, width=3": {
+        GAMES[0]: finals(GAMES[0], sparsity), GAMES[1]: finals(GAMES[1], sparsity)}
+        for sparsity in ("0", "0.95")}
+    assert [len(returns) for returns in incomplete["sparsity=0, width=3"].values()] == [3, 2]
     tables = markdown(results, norms, unfinished, incomplete, reps=100)
-    assert f"- sparsity=0.95, width=3: {GAMES[0]} 3, {GAMES[1]} 2" in tables
+    breakout, invaders = finals(GAMES[0], "0.95"), finals(GAMES[1], "0.95")
+    assert (f"- sparsity=0.95, width=3: {GAMES[0]} {np.mean(breakout):.2f} ± "
+            f"{np.std(breakout):.2f} (3 runs), {GAMES[1]} {np.mean(invaders):.2f} ± "
+            f"{np.std(invaders):.2f} (2 runs)") in tables
+    no_width_3_invaders = [run for run in partial
+                           if not (run.env_id == GAMES[1] and run.flags["width"] == "3")]
+    results, norms, incomplete = aggregate(no_width_3_invaders, reps=100)
+    tables = markdown(results, norms, unfinished, incomplete, reps=100)
+    assert f" (3 runs), {GAMES[1]} no run\n" in tables
     breakout_only = [run for run in runs if run.env_id == GAMES[0]]
     assert len(aggregate(breakout_only, reps=100)[0]) == 4  # one game: every configuration
     with pytest.raises(ValueError, match="no configuration has the same number of finished runs"):

@@ -82,10 +82,10 @@ def iqm_curve(scores: np.ndarray, reps: int, seed: int) -> tuple[np.ndarray, np.
 
 
 def group_runs(runs: list[Run]) -> tuple[dict[tuple, dict[str, list[Run]]], dict[str, dict]]:
-    """({configuration: {env id: runs sorted by seed}}, {label: runs per game}): the first holds
-    the configurations with the same number of finished runs on every game (the stratified
-    bootstrap resamples runs within a game), the second the others, left out of the aggregate
-    until their sweep has finished them."""
+    """({configuration: {env id: runs sorted by seed}}, {label: {env id: final returns}}): the
+    first holds the configurations with the same number of finished runs on every game (the
+    stratified bootstrap resamples runs within a game), the second the others, left out of the
+    aggregate until their sweep has finished them, with what their finished runs reached."""
     names = config_flags(runs)
     grouped = collections.defaultdict(lambda: collections.defaultdict(list))
     for run in runs:
@@ -93,13 +93,17 @@ def group_runs(runs: list[Run]) -> tuple[dict[tuple, dict[str, list[Run]]], dict
     games = sorted({run.env_id for run in runs})
     complete, incomplete = {}, {}
     for config, by_game in grouped.items():
-        counts = {game: len(by_game.get(game, [])) for game in games}
-        if len(set(counts.values())) > 1:
-            incomplete[config_label(config)] = counts
+        by_game = {game: sorted(by_game.get(game, []), key=_seed) for game in games}
+        if len({len(game_runs) for game_runs in by_game.values()}) > 1:
+            incomplete[config_label(config)] = {
+                game: [run.metrics["eval_return_mean"] for run in game_runs]
+                for game, game_runs in by_game.items()}
             continue
-        complete[config] = {game: sorted(by_game[game], key=_seed) for game in games}
+        complete[config] = by_game
     if not complete:
-        described = "; ".join(f"{label}: {counts}" for label, counts in incomplete.items())
+        described = "; ".join(
+            f"{label}: {({game: len(returns) for game, returns in finals.items()})}"
+            for label, finals in incomplete.items())
         raise ValueError("no configuration has the same number of finished runs on every game "
                          f"({described}); finish more of the sweep first")
     return complete, incomplete

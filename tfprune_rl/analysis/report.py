@@ -8,6 +8,8 @@ import io
 import json
 import os
 
+import numpy as np
+
 from tfprune_rl.analysis.aggregate import METRICS, ConfigResult, Normalization, aggregate
 from tfprune_rl.analysis.runs import DIAGNOSTICS, Run, load_runs
 from tfprune_rl.files import atomic_open
@@ -75,11 +77,19 @@ def markdown(results: list[ConfigResult], norms: dict[str, Normalization],
     if unfinished:
         lines += ["", f"Not included, unfinished: {len(unfinished)} runs."]
     if incomplete:
-        lines += ["", "Not aggregated, finished on some games only (finished runs per game):", ""]
-        lines += [f"- {label}: " + ", ".join(f"{game} {count}"
-                                              for game, count in counts.items())
-                  for label, counts in incomplete.items()]
+        lines += ["", "Not aggregated, finished on some games only (final evaluation return per "
+                  "game, mean ± std over its finished runs):", ""]
+        lines += [f"- {label}: " + ", ".join(_finished_returns(game, returns)
+                                              for game, returns in finals.items())
+                  for label, finals in incomplete.items()]
     return "\n".join(lines) + "\n"
+
+
+def _finished_returns(game: str, returns: list[float]) -> str:
+    if not returns:
+        return f"{game} no run"
+    runs = "1 run" if len(returns) == 1 else f"{len(returns)} runs"
+    return f"{game} {np.mean(returns):.2f} ± {np.std(returns):.2f} ({runs})"
 
 
 def _diagnostics_table(results: list[ConfigResult], games: list[str]) -> list[str]:
