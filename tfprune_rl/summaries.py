@@ -18,6 +18,7 @@ from tensorboard.plugins.histogram import metadata as histogram_metadata
 from tensorboard.plugins.image import metadata as image_metadata
 
 from tfprune_rl import pruning, video
+from tfprune_rl.files import temporary_path
 
 GROUPS = ("return", "sparsity", "loss", "diagnostics", "weights", "threshold", "train",
           "time_fraction")
@@ -125,7 +126,7 @@ def keep_events(log_dir: str, predicate: Callable[[tf.compat.v1.Event], bool]) -
                 if predicate(tf.compat.v1.Event.FromString(record))]
         if len(kept) == len(records):
             continue
-        tmp_path = f"{path}.tmp-{os.getpid()}"
+        tmp_path = temporary_path(path)
         with tf.io.TFRecordWriter(tmp_path) as writer:
             for record in kept:
                 writer.write(record)

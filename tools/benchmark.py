@@ -58,6 +58,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 from tfprune_rl.console import quiet_startup  # noqa: E402
+from tfprune_rl.files import atomic_open  # noqa: E402
 
 with quiet_startup():
     import matplotlib
@@ -581,10 +582,8 @@ def main() -> None:
               f"({size * 1e6 / 1e9:.2f} GB)")
     if report["settings"]:
         print(_table(report))
-    tmp_path = f"{args.output}.tmp-{os.getpid()}"
-    with open(tmp_path, "w") as f:
+    with atomic_open(args.output) as f:
         json.dump(report, f, indent=2)
-    os.replace(tmp_path, args.output)
     print(f"wrote {args.output}")
 
 

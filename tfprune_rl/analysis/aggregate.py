@@ -92,8 +92,8 @@ def group_runs(runs: list[Run]) -> tuple[dict[tuple, dict[str, list[Run]]], dict
         grouped[config_of(run, names)][run.env_id].append(run)
     games = sorted({run.env_id for run in runs})
     complete, incomplete = {}, {}
-    for config, by_game in grouped.items():
-        by_game = {game: sorted(by_game.get(game, []), key=_seed) for game in games}
+    for config, found in grouped.items():
+        by_game = {game: sorted(found.get(game, []), key=_seed) for game in games}
         if len({len(game_runs) for game_runs in by_game.values()}) > 1:
             incomplete[config_label(config)] = {
                 game: [run.metrics["eval_return_mean"] for run in game_runs]

@@ -19,6 +19,7 @@ import tensorflow as tf
 from tf_agents.trajectories import time_step as ts
 
 from tfprune_rl.export.contents import summarize
+from tfprune_rl.files import temporary_path
 from tfprune_rl.export.options import check_export_options
 from tfprune_rl.export.packed import Serving, choose_serving
 from tfprune_rl.export.saved_model import (
@@ -118,7 +119,7 @@ def build_export(output_dir: str, build: Callable[[str], dict]) -> dict:
     """`build(tmp_dir)` writes an export into a fresh temporary directory and returns its
     report; the report is added as report.json and the directory renamed over `output_dir`.
     On any error the old export stays and the temporary directory goes."""
-    tmp_dir = f"{output_dir.rstrip(os.sep)}.tmp-{os.getpid()}"
+    tmp_dir = temporary_path(output_dir.rstrip(os.sep))
     shutil.rmtree(tmp_dir, ignore_errors=True)
     try:
         os.makedirs(tmp_dir)

@@ -155,12 +155,17 @@ def run(trainer: Trainer, log: Callable[[str], None] = print) -> dict:
         log(f"warning: skipped unreadable checkpoint(s) {'; '.join(skipped)}; resumed from "
             f"{unit[:-1]} {position:,}")
     trainer.start(position)
+
+    def kept(step: int, evaluation: bool) -> bool:
+        """What a resumed run does not write again: it redoes what follows its checkpoint, and
+        the final evaluation, which follows the last checkpoint."""
+        return step <= position and not (evaluation and step == intervals.total)
+
     evaluations = JsonlLog(os.path.join(root_dir, "evaluations.jsonl"))
-    # The final evaluation follows the last checkpoint, so a resumed run always redoes it.
-    evaluations.keep(lambda row: row[trainer.clock] <= min(position, intervals.total - 1))
+    evaluations.keep(lambda row: kept(row[trainer.clock], evaluation=True))
     tensorboard_dir = os.path.join(root_dir, "tensorboard")
-    summaries.keep_events(tensorboard_dir, lambda event: event.step <= position and not (
-        event.step == intervals.total and summaries.is_evaluation(event)))
+    summaries.keep_events(tensorboard_dir,
+                          lambda event: kept(event.step, summaries.is_evaluation(event)))
 
     def evaluate() -> list[float]:
         frames = [] if trainer.config.capture_video else None
