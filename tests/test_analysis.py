@@ -211,6 +211,7 @@ def test_configurations_unfinished_on_a_game_are_left_out_and_named(sweep_root):
         for sparsity in ("0", "0.95")}
     assert [len(returns) for returns in incomplete["sparsity=0, width=3"].values()] == [3, 2]
     tables = markdown(results, norms, unfinished, incomplete, reps=100)
+    assert "\nNot included, unfinished: 1 run.\n" in tables
     breakout, invaders = finals(GAMES[0], "0.95"), finals(GAMES[1], "0.95")
     assert (f"- sparsity=0.95, width=3: {GAMES[0]} {np.mean(breakout):.2f} ± "
             f"{np.std(breakout):.2f} (3 runs), {GAMES[1]} {np.mean(invaders):.2f} ± "

@@ -75,7 +75,7 @@ def markdown(results: list[ConfigResult], norms: dict[str, Normalization],
     lines += [f"- {game}: zero {norm.zero:g}, one {norm.one:g} ({norm.meaning})"
               for game, norm in norms.items()]
     if unfinished:
-        lines += ["", f"Not included, unfinished: {len(unfinished)} runs."]
+        lines += ["", f"Not included, unfinished: {_runs(len(unfinished))}."]
     if incomplete:
         lines += ["", "Not aggregated, finished on some games only (final evaluation return per "
                   "game, mean ± std over its finished runs):", ""]
@@ -88,8 +88,11 @@ def markdown(results: list[ConfigResult], norms: dict[str, Normalization],
 def _finished_returns(game: str, returns: list[float]) -> str:
     if not returns:
         return f"{game} no run"
-    runs = "1 run" if len(returns) == 1 else f"{len(returns)} runs"
-    return f"{game} {np.mean(returns):.2f} ± {np.std(returns):.2f} ({runs})"
+    return f"{game} {np.mean(returns):.2f} ± {np.std(returns):.2f} ({_runs(len(returns))})"
+
+
+def _runs(count: int) -> str:
+    return "1 run" if count == 1 else f"{count} runs"
 
 
 def _diagnostics_table(results: list[ConfigResult], games: list[str]) -> list[str]:
