@@ -221,6 +221,12 @@ def test_configurations_unfinished_on_a_game_are_left_out_and_named(sweep_root):
     results, norms, incomplete = aggregate(no_width_3_invaders, reps=100)
     tables = markdown(results, norms, unfinished, incomplete, reps=100)
     assert f" (3 runs), {GAMES[1]} no run\n" in tables
+    one_invader = no_width_3_invaders + [run for run in partial if run.env_id == GAMES[1]
+                                         and run.flags["width"] == "3" and run.flags["seed"] == "0"]
+    results, norms, incomplete = aggregate(one_invader, reps=100)
+    tables = markdown(results, norms, unfinished, incomplete, reps=100)
+    invader = finals(GAMES[1], "0")[0]  # seed 0
+    assert f" (3 runs), {GAMES[1]} {invader:.2f} (1 run)\n" in tables  # no std over one run
     breakout_only = [run for run in runs if run.env_id == GAMES[0]]
     assert len(aggregate(breakout_only, reps=100)[0]) == 4  # one game: every configuration
     with pytest.raises(ValueError, match="no configuration has the same number of finished runs"):

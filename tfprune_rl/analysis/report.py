@@ -88,6 +88,8 @@ def markdown(results: list[ConfigResult], norms: dict[str, Normalization],
 def _finished_returns(game: str, returns: list[float]) -> str:
     if not returns:
         return f"{game} no run"
+    if len(returns) == 1:
+        return f"{game} {returns[0]:.2f} (1 run)"
     return f"{game} {np.mean(returns):.2f} ± {np.std(returns):.2f} ({_runs(len(returns))})"
 
 
