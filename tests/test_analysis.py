@@ -137,6 +137,12 @@ def test_aggregate_groups_configurations_and_normalizes_per_game(sweep_root):
     assert pruned_wide.curve["unit"] == "env steps"
     assert pruned_wide.curve["iqm"][-1] == pytest.approx(pruned_wide.point["iqm"])
     assert pruned_wide.curve["iqm"][0] == pytest.approx(pruned_wide.point["iqm"] / 3, rel=0.1)
+    # The second half of 15k, 30k, 45k env steps: the evaluations at 30k (2/3 of the final
+    # return) and 45k.
+    later = [metrics.aggregate_iqm(np.array([[norms[g](_returns(g, 3, 0.95, s) * fraction)
+                                              for g in GAMES] for s in range(3)]))
+             for fraction in (2 / 3, 1)]
+    assert pruned_wide.second_half_iqm == pytest.approx(np.mean(later))
 
 
 def test_methods_are_configurations_and_a_dense_run_has_none(tmp_path):
@@ -186,7 +192,10 @@ def test_report_files_hold_every_configuration(sweep_root, tmp_path):
         document = json.load(f)
     assert document["configs"][3]["ci"]["iqm"] == list(results[3].ci["iqm"])
     assert len(document["unfinished_runs"]) == 1
-    assert "| sparsity=0.95, width=3 | 3 |" in tables
+    row = next(line for line in tables.splitlines()
+               if line.startswith("| sparsity=0.95, width=3 | 3 | "))
+    assert row.endswith(f"] | {results[3].second_half_iqm:.3f} |")
+    assert float(rows[3]["second_half_iqm"]) == pytest.approx(results[3].second_half_iqm)
     assert f"| sparsity=0.95, width=3 | {GAMES[0]} | 33 | 0.2 | 5.95 | 3 |" in tables
     assert tables == open(os.path.join(output, "aggregate.md")).read()
 

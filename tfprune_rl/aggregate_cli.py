@@ -2,8 +2,9 @@
 
 Reads every finished run under root_dir, normalizes final scores (Atari: human-normalized;
 MinAtar and others: see tfprune_rl/analysis/reference_scores.py) and writes IQM, mean, median
-and optimality gap per configuration with 95% stratified bootstrap CIs (rliable) as
-aggregate.json, aggregate.csv and aggregate.md; prints the Markdown tables.
+and optimality gap per configuration with 95% stratified bootstrap CIs (rliable), and the IQM
+over training averaged over its second half, as aggregate.json, aggregate.csv and aggregate.md;
+prints the Markdown tables.
 """
 
 import os

@@ -1,6 +1,7 @@
 """Aggregate metrics over games and seeds with stratified bootstrap confidence intervals
 (Agarwal et al. 2021, with their rliable library): IQM, mean, median and optimality gap of
-normalized final scores per configuration, and IQM over training (sample efficiency)."""
+normalized final scores per configuration, and IQM over training (sample efficiency), with its
+average over the second half of training."""
 
 import collections
 import dataclasses
@@ -55,6 +56,7 @@ class ConfigResult:
     ci: dict[str, tuple[float, float]]
     per_game: dict[str, dict]
     curve: dict  # unit ("env steps" or "updates"), steps, iqm, ci_low, ci_high
+    second_half_iqm: float | None  # the curve's IQM averaged over its second half
 
 
 def _seeded_estimates(scores: np.ndarray, func, reps: int, seed: int):
@@ -79,6 +81,14 @@ def interval_estimates(scores: np.ndarray, reps: int, seed: int) -> tuple[np.nda
 def iqm_curve(scores: np.ndarray, reps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """IQM at each evaluation point of a (runs x games x points) array, with 95% CIs."""
     return _seeded_estimates(scores, iqm, reps, seed)
+
+
+def second_half_mean(steps: list[int], values: list[float]) -> float | None:
+    """The mean of `values` at the steps from half the last step on: a score that weighs the
+    later curve, where a final score weighs one evaluation (on MinAtar SpaceInvaders one run's
+    evaluations swing by a factor of 2 from one to the next)."""
+    later = [value for step, value in zip(steps, values) if 2 * step >= steps[-1]]
+    return float(np.mean(later)) if later else None
 
 
 def group_runs(runs: list[Run]) -> tuple[dict[tuple, dict[str, list[Run]]], dict[str, dict]]:
@@ -162,6 +172,7 @@ def aggregate(runs: list[Run], reps: int = RLIABLE_DEFAULT_REPS, seed: int = 0
             curve={"unit": CLOCK_UNITS[by_game[games[0]][0].clock], "steps": steps,
                    "iqm": curve_point.tolist(),
                    "ci_low": curve_interval[0].tolist(), "ci_high": curve_interval[1].tolist()},
+            second_half_iqm=second_half_mean(steps, curve_point.tolist()),
         ))
     return results, norms, incomplete
 

@@ -56,14 +56,16 @@ def markdown(results: list[ConfigResult], norms: dict[str, Normalization],
         f"Normalized final scores over {len(games)} games; point estimate [95% stratified "
         f"bootstrap CI, {reps:,} resamples] (rliable).",
         "",
-        "| configuration | seeds | IQM | mean | median | optimality gap |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| configuration | seeds | IQM | mean | median | optimality gap | IQM, second half |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for result in results:
         cells = [f"{result.point[m]:.3f} [{result.ci[m][0]:.3f}, {result.ci[m][1]:.3f}]"
-                 for m in METRICS]
+                 for m in METRICS] + [_number(result.second_half_iqm)]
         lines.append(f"| {result.label} | {result.seeds} | " + " | ".join(cells) + " |")
-    lines += ["", "Mean final evaluation return per game (std over seeds; normalized mean):", "",
+    lines += ["", "IQM, second half: the IQM over training (sample efficiency) at each evaluation "
+              "from half the last one's step on, averaged; no CI.",
+              "", "Mean final evaluation return per game (std over seeds; normalized mean):", "",
               "| configuration | " + " | ".join(games) + " |",
               "| --- |" + " --- |" * len(games)]
     for result in results:
@@ -93,6 +95,10 @@ def _finished_returns(game: str, returns: list[float]) -> str:
     return f"{game} {np.mean(returns):.2f} ± {np.std(returns):.2f} ({_runs(len(returns))})"
 
 
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _runs(count: int) -> str:
     return "1 run" if count == 1 else f"{count} runs"
 
@@ -120,12 +126,14 @@ def _csv(results: list[ConfigResult]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["configuration", *params, "seeds",
-                     *(f"{m}{suffix}" for m in METRICS for suffix in ("", "_ci_low", "_ci_high"))])
+                     *(f"{m}{suffix}" for m in METRICS for suffix in ("", "_ci_low", "_ci_high")),
+                     "second_half_iqm"])
     for result in results:
         writer.writerow([result.label, *(result.params.get(name, "") for name in params),
                          result.seeds,
                          *(value for m in METRICS
-                           for value in (result.point[m], *result.ci[m]))])
+                           for value in (result.point[m], *result.ci[m])),
+                         "" if result.second_half_iqm is None else result.second_half_iqm])
     return out.getvalue()
 
 
