@@ -134,7 +134,7 @@ def test_agent_loss_is_the_quantile_huber_loss_of_its_targets(name, cartpole_spe
 # CartPole in CI's budget: width 1, 95% sparse from update 14,500 of 29,000 (pruning 20% to
 # 50% of the updates), then three evaluations at full sparsity (env steps 20k, 25k, 30k). At 12k
 # env steps the same code and seed passed CI once and failed it the next time (evaluations at
-# full sparsity 172-237): the result rested on the machine's and packages' numerics.
+# full sparsity 157-237): the result rested on the machine's and packages' numerics.
 CARTPOLE = ["--width=1", "--num_env_steps=30000", "--pruning_end=0.5", "--eval_interval=5000",
             "--epsilon_decay_steps=5000", "--checkpoint_interval=10000", "--log_interval=5000"]
 

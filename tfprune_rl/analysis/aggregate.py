@@ -56,7 +56,15 @@ class ConfigResult:
     ci: dict[str, tuple[float, float]]
     per_game: dict[str, dict]
     curve: dict  # unit ("env steps" or "updates"), steps, iqm, ci_low, ci_high
-    second_half_iqm: float | None  # the curve's IQM averaged over its second half
+
+    @property
+    def second_half_iqm(self) -> float | None:
+        """The curve's IQM averaged over its evaluations from half the last one's step on: a
+        score that weighs the later curve, where a final score weighs one evaluation (on MinAtar
+        SpaceInvaders one run's evaluations swing by a factor of 2 from one to the next)."""
+        steps = self.curve["steps"]
+        later = [value for step, value in zip(steps, self.curve["iqm"]) if 2 * step >= steps[-1]]
+        return float(np.mean(later)) if later else None
 
 
 def _seeded_estimates(scores: np.ndarray, func, reps: int, seed: int):
@@ -81,14 +89,6 @@ def interval_estimates(scores: np.ndarray, reps: int, seed: int) -> tuple[np.nda
 def iqm_curve(scores: np.ndarray, reps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """IQM at each evaluation point of a (runs x games x points) array, with 95% CIs."""
     return _seeded_estimates(scores, iqm, reps, seed)
-
-
-def second_half_mean(steps: list[int], values: list[float]) -> float | None:
-    """The mean of `values` at the steps from half the last step on: a score that weighs the
-    later curve, where a final score weighs one evaluation (on MinAtar SpaceInvaders one run's
-    evaluations swing by a factor of 2 from one to the next)."""
-    later = [value for step, value in zip(steps, values) if 2 * step >= steps[-1]]
-    return float(np.mean(later)) if later else None
 
 
 def group_runs(runs: list[Run]) -> tuple[dict[tuple, dict[str, list[Run]]], dict[str, dict]]:
@@ -172,7 +172,6 @@ def aggregate(runs: list[Run], reps: int = RLIABLE_DEFAULT_REPS, seed: int = 0
             curve={"unit": CLOCK_UNITS[by_game[games[0]][0].clock], "steps": steps,
                    "iqm": curve_point.tolist(),
                    "ci_low": curve_interval[0].tolist(), "ci_high": curve_interval[1].tolist()},
-            second_half_iqm=second_half_mean(steps, curve_point.tolist()),
         ))
     return results, norms, incomplete
 
